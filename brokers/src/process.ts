@@ -1,0 +1,157 @@
+// Supervises broker processes that outlive the Node process that started them: spawned detached, tracked by
+// pid files, stopped gracefully or killed with SIGKILL from any later process. Every broker fixture uses this;
+// none talks to child_process directly.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface SpawnSpec {
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  pidFile: string;
+}
+
+/** Starts a detached process, writes its pid file and returns the pid. The process survives our exit. */
+export function spawnDetached(spec: SpawnSpec): number {
+  mkdirSync(dirname(spec.logFile), { recursive: true });
+  mkdirSync(dirname(spec.pidFile), { recursive: true });
+  const out = openSync(spec.logFile, 'a');
+  try {
+    const child = spawn(spec.command, spec.args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: spec.env ?? process.env,
+      ...(spec.cwd ? { cwd: spec.cwd } : {}),
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
+    child.unref();
+    writeFileSync(spec.pidFile, String(child.pid));
+    return child.pid;
+  } finally {
+    closeSync(out);
+  }
+}
+
+export function readPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers signal 0; /proc tells the truth on Linux.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return true;
+  }
+}
+
+/** The pid in the file, if that process is alive; removes a stale pid file. */
+export function livePid(pidFile: string): number | undefined {
+  const pid = readPid(pidFile);
+  if (pid === undefined) return undefined;
+  if (isAlive(pid)) return pid;
+  rmSync(pidFile, { force: true });
+  return undefined;
+}
+
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await sleep(50);
+  }
+  return !isAlive(pid);
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  // Detached children lead their own process group: signal the group so helpers (e.g. Erlang's) go too.
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** SIGKILL the process (and its group) and wait until it is gone. */
+export async function killHard(pidFile: string): Promise<void> {
+  const pid = livePid(pidFile);
+  if (pid === undefined) return;
+  signalGroup(pid, 'SIGKILL');
+  if (!(await waitForExit(pid, 10_000))) throw new Error(`pid ${pid} survived SIGKILL`);
+  rmSync(pidFile, { force: true });
+}
+
+/** SIGTERM, wait up to graceMs, then SIGKILL. */
+export async function stopGracefully(pidFile: string, graceMs = 30_000): Promise<void> {
+  const pid = livePid(pidFile);
+  if (pid === undefined) return;
+  signalGroup(pid, 'SIGTERM');
+  if (!(await waitForExit(pid, graceMs))) signalGroup(pid, 'SIGKILL');
+  await waitForExit(pid, 10_000);
+  rmSync(pidFile, { force: true });
+}
+
+export function portOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Polls `ready` until it returns true. Fails early, with the log tail, when the process died, and after
+ * timeoutMs otherwise.
+ */
+export async function waitUntil(
+  what: string,
+  ready: () => Promise<boolean>,
+  options: { timeoutMs: number; pidFile?: string; logFile?: string; intervalMs?: number },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (await ready().catch(() => false)) return;
+    if (options.pidFile && livePid(options.pidFile) === undefined) {
+      const tail = options.logFile ? await tailFile(options.logFile, 40) : '';
+      throw new Error(`${what}: the process exited before it was ready\n${tail}`);
+    }
+    if (Date.now() > deadline) {
+      const tail = options.logFile ? await tailFile(options.logFile, 40) : '';
+      throw new Error(`${what}: not ready after ${options.timeoutMs} ms\n${tail}`);
+    }
+    await sleep(options.intervalMs ?? 250);
+  }
+}
+
+export async function tailFile(file: string, lines = 50): Promise<string> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text.split('\n').slice(-lines - 1).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,92 @@
+// The contract every broker fixture of the kit implements. A fixture is a thin object over on-disk state
+// (pid files, data and log directories under the kit's home), so a broker started by `npm run brokers -- up`
+// in one process can be killed, restarted or stopped from a test in another.
+
+export type BrokerKind = 'rabbitmq' | 'kafka' | 'rocketmq';
+
+/** One process of a broker (a RabbitMQ node, a Kafka node, a RocketMQ name server or proxy+broker). */
+export interface BrokerNode {
+  readonly name: string;
+  /** Starts the node if it is not running and resolves once it accepts clients. Idempotent. */
+  start(): Promise<void>;
+  /** Stops the node gracefully (SIGTERM, then SIGKILL after a grace period). Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILL: no flush, no goodbye. Resolves once the process is gone. Harmless when not running. */
+  kill(): Promise<void>;
+  /** stop() (graceful) then start(); after kill(), just start(). */
+  restart(): Promise<void>;
+  isRunning(): Promise<boolean>;
+  /** The last lines of the node's log, for failure reports. */
+  logTail(lines?: number): Promise<string>;
+}
+
+export interface NodeStatus {
+  name: string;
+  running: boolean;
+  pid?: number;
+  /** Named ports of the node, e.g. { amqp: 5682 } or { kafka: 19092, controller: 19093 }. */
+  ports: Record<string, number>;
+}
+
+export interface BrokerStatus {
+  kind: BrokerKind;
+  version: string;
+  cluster: string;
+  nodes: NodeStatus[];
+}
+
+export interface RabbitMqSettings {
+  kind: 'rabbitmq';
+  /** amqp:// URL of each node, in node order. */
+  urls: string[];
+}
+
+export interface KafkaSettings {
+  kind: 'kafka';
+  /** host:port bootstrap addresses of every node. */
+  brokers: string[];
+}
+
+export interface RocketMqSettings {
+  kind: 'rocketmq';
+  /** gRPC proxy endpoint (host:port) for rocketmq-client-nodejs. */
+  endpoints: string;
+  /** Name server address (host:port), for the remoting admin protocol. */
+  namesrv: string;
+  /** Broker cluster name, for admin commands. */
+  cluster: string;
+  /** Broker remoting address (host:port). */
+  broker: string;
+}
+
+export type BrokerSettings = RabbitMqSettings | KafkaSettings | RocketMqSettings;
+
+export interface BrokerOptions {
+  /** Number of broker nodes: 1 (default) or 3 (replication cases). RocketMQ supports 1. */
+  nodes?: 1 | 3;
+  /** Broker version; each kind has a pinned default. Kafka accepts 3.9.x and 4.x. */
+  version?: string;
+  /** Root for data, logs, pids and cached jars; default $LOSSLESS_HOME or <repo>/.lossless. */
+  home?: string;
+  /** Print progress lines (default: true on a TTY or in CI logs). */
+  log?: (line: string) => void;
+}
+
+export interface Broker<S extends BrokerSettings = BrokerSettings> {
+  readonly kind: BrokerKind;
+  readonly version: string;
+  /** A name that tells this fixture's on-disk state apart, e.g. "kafka-3.9.1-n1". */
+  readonly cluster: string;
+  readonly nodes: readonly BrokerNode[];
+  /** How clients reach it. Valid before up() (ports are fixed per fixture). */
+  readonly settings: S;
+  /** Installs what is missing, starts every node, waits until clients are accepted. Idempotent. */
+  up(): Promise<void>;
+  /** Stops every node and leaves no process behind. Data stays unless wipe is set. */
+  down(options?: { wipe?: boolean }): Promise<void>;
+  /** SIGKILL one node (default: node 0). */
+  kill(node?: number): Promise<void>;
+  /** Restart one node (default: node 0) and wait until it accepts clients again. */
+  restart(node?: number): Promise<void>;
+  status(): Promise<BrokerStatus>;
+}

@@ -1,0 +1,21 @@
+// Exponential backoff with full jitter, used for publish re-sends and for redelivery delays.
+// Written here rather than taken from a retry library because both callers need the delay itself as a value
+// (a re-send is re-queued into the batch pipeline, a redelivery delay is handed to the broker), while retry
+// libraries wrap a function call.
+
+export interface BackoffPolicy {
+  /** Delay before the first retry, ms. */
+  initialDelayMs: number;
+  /** Upper bound of any delay, ms. */
+  maxDelayMs: number;
+  /** Growth per attempt. */
+  factor: number;
+  /** 'full' picks uniformly in [delay/2, delay] so that many clients do not retry in step; 'none' is exact. */
+  jitter: 'full' | 'none';
+}
+
+/** The delay before retry number `retry` (1 for the first retry). */
+export function backoffDelay(policy: BackoffPolicy, retry: number): number {
+  const exact = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, retry - 1));
+  return policy.jitter === 'full' ? Math.round(exact / 2 + (Math.random() * exact) / 2) : Math.round(exact);
+}

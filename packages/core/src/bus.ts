@@ -1,0 +1,257 @@
+// The bus: what applications hold. connect() wraps a driver; the bus validates, declares, publishes through
+// the Publisher, consumes through Subscriptions, reports health and shuts everything down in order.
+import type { Driver, Health } from './driver/driver.js';
+import {
+  cancelledError,
+  closedError,
+  ErrorCode,
+  invalidArgument,
+  LosslessError,
+  toLosslessError,
+} from './errors.js';
+import { consoleLogger, type Logger } from './logger.js';
+import { type OutgoingMessage, validateName } from './message.js';
+import {
+  DEFAULT_PUBLISH_CONFIG,
+  type PublishConfig,
+  Publisher,
+  type PublishOptions,
+  type PublishReceipt,
+  type PublishResult,
+} from './publisher.js';
+import { type Handler, type SubscribeOptions, Subscription } from './subscriber.js';
+import {
+  DEFAULT_MAX_DELIVERIES,
+  type NormalizedSubscription,
+  normalizeTopology,
+  type Topology,
+} from './topology.js';
+
+export interface ConnectOptions {
+  /** How long connect() waits for the broker before rejecting with UNAVAILABLE, ms. Default 10,000. */
+  connectTimeoutMs?: number;
+  /** Publish pipeline settings (batching, pending bound, confirm timeout, re-sends). */
+  publish?: Partial<PublishConfig>;
+  /** Where core's warnings go. Default: stderr. */
+  logger?: Logger;
+}
+
+export interface BusSubscribeOptions extends SubscribeOptions {
+  /**
+   * Used when this bus has not declared the subscription itself (another process did): maxDeliveries and
+   * deadLetter of the declared subscription. Declaring on every bus that subscribes is simpler and safe.
+   */
+  maxDeliveries?: number;
+  deadLetter?: boolean;
+}
+
+/** The portable messaging API. Every method is safe to call concurrently. */
+export class Bus {
+  private readonly publisher: Publisher;
+  private readonly declaredTopics = new Set<string>();
+  private readonly declaredSubscriptions = new Map<string, NormalizedSubscription>();
+  private readonly subscriptions = new Set<Subscription>();
+  private closing: Promise<void> | undefined;
+
+  /** @internal Use connect(). */
+  constructor(
+    readonly driver: Driver,
+    private readonly logger: Logger,
+    publishConfig: PublishConfig,
+  ) {
+    this.publisher = new Publisher(driver, publishConfig);
+  }
+
+  /** Unconfirmed messages held right now. */
+  get pendingConfirms(): number {
+    return this.publisher.pending;
+  }
+
+  /**
+   * Creates the topics and subscriptions that do not exist, leaves identical ones alone, and rejects with
+   * CONFLICT when one exists with other settings. Idempotent and safe to run concurrently from many processes.
+   */
+  async declare(topology: Topology): Promise<void> {
+    this.assertOpen();
+    const normalized = normalizeTopology(topology, this.declaredTopics);
+    try {
+      await this.driver.declare(normalized);
+    } catch (error) {
+      throw toLosslessError(error, (e) => this.driver.classify(e), this.driver.name);
+    }
+    for (const t of normalized.topics) this.declaredTopics.add(t.name);
+    for (const s of normalized.subscriptions) this.declaredSubscriptions.set(subKey(s.topic, s.name), s);
+  }
+
+  /**
+   * Publishes one message. Resolves with a receipt only once the broker confirmed it durably; rejects with a
+   * LosslessError otherwise (never both, never neither). Concurrent calls are pipelined and coalesced into
+   * batches, so awaiting each call costs no broker round trip of throughput. Nacks and transient errors are
+   * re-sent with the same message id; see PublishConfig for the bounds.
+   */
+  publish(topic: string, message: OutgoingMessage, options?: PublishOptions): Promise<PublishReceipt> {
+    try {
+      validateName('topic', topic);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.publisher.publish(topic, message, options);
+  }
+
+  /**
+   * Publishes several messages and reports one result per entry, in order; one entry's failure does not affect
+   * the others. Never rejects as a whole (an invalid topic name is a failed result for every entry).
+   */
+  async publishBatch(
+    topic: string,
+    messages: readonly OutgoingMessage[],
+    options?: PublishOptions,
+  ): Promise<PublishResult[]> {
+    if (!Array.isArray(messages)) throw invalidArgument('publishBatch takes an array of messages', { topic });
+    const settled = await Promise.allSettled(messages.map((m) => this.publish(topic, m, options)));
+    return settled.map((s) =>
+      s.status === 'fulfilled'
+        ? { ok: true, receipt: s.value }
+        : { ok: false, error: toLosslessError(s.reason, undefined, this.driver.name) },
+    );
+  }
+
+  /**
+   * Starts consuming `subscription` of `topic`. The handler runs for each message; the message is acked (its
+   * offset committed) only after the handler resolved; a throw redelivers it with attempt + 1, and after the
+   * subscription's maxDeliveries it goes to the dead-letter destination. Resolves once consuming started.
+   */
+  async subscribe(
+    topic: string,
+    subscription: string,
+    handler: Handler,
+    options: BusSubscribeOptions = {},
+  ): Promise<Subscription> {
+    this.assertOpen();
+    validateName('topic', topic);
+    validateName('subscription', subscription);
+    if (typeof handler !== 'function')
+      throw invalidArgument('handler must be a function', { topic, subscription });
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+      throw invalidArgument(`concurrency must be an integer from 1 to 10000, got ${String(concurrency)}`, {
+        topic,
+        subscription,
+      });
+    }
+    const prefetch = options.prefetch ?? concurrency;
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
+      throw invalidArgument(`prefetch must be an integer from 1 to 65535, got ${String(prefetch)}`, {
+        topic,
+        subscription,
+      });
+    }
+    const spec: NormalizedSubscription = this.declaredSubscriptions.get(subKey(topic, subscription)) ?? {
+      name: subscription,
+      topic,
+      maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
+      deadLetter: options.deadLetter ?? true,
+      queueType: 'quorum',
+    };
+    const sub = new Subscription(this.driver, topic, spec, handler, options, this.logger, () =>
+      this.subscriptions.delete(sub),
+    );
+    this.subscriptions.add(sub);
+    try {
+      await sub.start();
+    } catch (error) {
+      this.subscriptions.delete(sub);
+      throw toLosslessError(error, (e) => this.driver.classify(e), this.driver.name).withContext({
+        topic,
+        subscription,
+      });
+    }
+    return sub;
+  }
+
+  /** The connection's state as the driver sees it now; 'closed' after close(). */
+  health(): Health {
+    if (this.closing) return { state: 'closed', since: Date.now() };
+    return this.driver.health();
+  }
+
+  /**
+   * Closes in order: refuses new work (CLOSED), waits for every unconfirmed publish to settle (each within its
+   * confirm deadline), closes subscriptions (draining running handlers), then the driver. Idempotent: a second
+   * call returns the first call's promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.publisher.close();
+      await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
+      await this.driver.close();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw closedError('the bus');
+  }
+}
+
+function subKey(topic: string, subscription: string): string {
+  return `${topic}\u0000${subscription}`;
+}
+
+/**
+ * Connects a driver and returns the bus. Rejects with UNAVAILABLE when the broker cannot be reached within
+ * connectTimeoutMs, INVALID_ARGUMENT for bad options.
+ */
+export async function connect(driver: Driver, options: ConnectOptions = {}): Promise<Bus> {
+  if (!driver || typeof driver.send !== 'function') throw invalidArgument('connect() needs a driver');
+  const publishConfig: PublishConfig = {
+    ...DEFAULT_PUBLISH_CONFIG,
+    maxMessageBytes: driver.capabilities.maxMessageBytes,
+    ...options.publish,
+  };
+  publishConfig.maxMessageBytes = Math.min(
+    publishConfig.maxMessageBytes,
+    driver.capabilities.maxMessageBytes,
+  );
+  for (const k of [
+    'maxBatchSize',
+    'maxInFlightBatches',
+    'maxPending',
+    'maxPendingBytes',
+    'pendingWaitMs',
+    'confirmTimeoutMs',
+    'maxAttempts',
+  ] as const) {
+    const v = publishConfig[k];
+    if (!Number.isInteger(v) || v < 1)
+      throw invalidArgument(`publish.${k} must be a positive integer, got ${v}`);
+  }
+  const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new LosslessError(
+          ErrorCode.UNAVAILABLE,
+          `could not connect to ${driver.name} within ${timeoutMs} ms: is the broker running and reachable?`,
+          { broker: driver.name },
+        ),
+      ),
+    timeoutMs,
+  );
+  try {
+    await Promise.race([
+      driver.connect(controller.signal),
+      new Promise<never>((_, reject) =>
+        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+      ),
+    ]);
+  } catch (error) {
+    controller.abort(cancelledError('connect failed'));
+    await driver.close().catch(() => {});
+    throw toLosslessError(error, (e) => driver.classify(e), driver.name);
+  } finally {
+    clearTimeout(timer);
+  }
+  return new Bus(driver, options.logger ?? consoleLogger, publishConfig);
+}

@@ -1,0 +1,131 @@
+// The driver contract: what an adapter implements for one broker.
+//
+// Application code should use `@lossless/core` (connect, Bus), not this module. A driver is deliberately
+// narrow and batch-shaped (go-cloud's split): it does NOT validate, batch, retry, time out, count deliveries,
+// limit concurrency or guard against double acks. Core does all of that once, for every broker. On a transient
+// failure a driver returns (or throws) an error whose `retriable` is true, and core decides what to do.
+import type { LosslessError } from '../errors.js';
+import type { MessageRecord } from '../message.js';
+import type { NormalizedSubscription, NormalizedTopology } from '../topology.js';
+
+/** What a broker (through this driver) can do. The conformance suite skips a case only from these, with a reason. */
+export interface Capabilities {
+  /** Largest message (body + headers, bytes) the broker accepts as configured. Core rejects larger with TOO_LARGE. */
+  maxMessageBytes: number;
+  /**
+   * The broker reports a message that no subscription takes (RabbitMQ `mandatory`). When false, a topic keeps
+   * every message whether or not a subscription exists (Kafka, RocketMQ), so there is no unroutable message.
+   */
+  unroutable: boolean;
+  /** `nack({ delayMs })` delays redelivery natively. When false, core holds the message for the delay, then nacks. */
+  nativeRedeliveryDelay: boolean;
+  /** Dead-lettered messages can be read back with `subscribe(..., { deadLetters: true })`. */
+  deadLetters: boolean;
+  /** Messages of one key can be delivered in order (Kafka partitions, RocketMQ FIFO, RabbitMQ single active consumer). */
+  keyOrdering: boolean;
+  /** The broker runs in its own process(es), so it can be killed, restarted and cut off by the fault cases. */
+  externalProcess: boolean;
+  /** More than one node holds each message (the fixture in use runs a replicated cluster). */
+  replication: boolean;
+  /** An ack after the delivery went stale is reported (R4) rather than silently ignored. */
+  staleAckDetection: boolean;
+  /** A subscription declared after messages were published receives them (the topic is a log). */
+  retainsBeforeSubscription: boolean;
+}
+
+/** The broker's answer for one record of a batch. */
+export type SendOutcome =
+  | {
+      ok: true /** Broker coordinates, for the receipt: partition/offset, a broker message id… */;
+      details?: Readonly<Record<string, string | number>>;
+    }
+  | { ok: false; error: LosslessError };
+
+export type HealthState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface Health {
+  state: HealthState;
+  /** Why the driver is not connected, if it knows. */
+  reason?: string;
+  /** When the state last changed (ms since the epoch). */
+  since: number;
+}
+
+/** One delivery handed to core. Core settles each delivery exactly once: ack, nack or deadLetter. */
+export interface DriverDelivery {
+  readonly id: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  /** 1 on the first delivery, +1 on every redelivery, as counted by the broker (or a header where it has none). */
+  readonly attempt: number;
+  /** The handler succeeded: remove the message for this subscription (ack / commit). */
+  ack(): Promise<void>;
+  /** The handler failed: deliver the message again later (attempt + 1). `delayMs` only when nativeRedeliveryDelay. */
+  nack(options: { delayMs: number; error: string }): Promise<void>;
+  /**
+   * Give up: move the message to the subscription's dead-letter destination with its body, headers, attempt and
+   * `error` (or drop it when the subscription has no dead letters).
+   */
+  deadLetter(options: { error: string }): Promise<void>;
+  /** Keep the message reserved while a long handler runs (RocketMQ invisible time, Kafka heartbeat). Optional. */
+  extend?(): Promise<void>;
+}
+
+export interface DriverSubscribeOptions {
+  readonly subscription: NormalizedSubscription;
+  /** Read the dead-letter destination of the subscription instead of its live messages. */
+  readonly deadLetters: boolean;
+  /** How many unsettled deliveries the driver may hand out at once (RabbitMQ prefetch). */
+  readonly prefetch: number;
+  /** Deliver one key's messages in order (one at a time per key). */
+  readonly keyOrdering: boolean;
+}
+
+/** Called by the driver for each delivery. Must not throw; core catches handler errors itself. */
+export type DeliverySink = (delivery: DriverDelivery) => void;
+
+export interface DriverSubscription {
+  /**
+   * Stop fetching new messages; deliveries already handed out can still be settled. Idempotent. Resolves once
+   * no new delivery will reach the sink.
+   */
+  stop(): Promise<void>;
+  /**
+   * Release everything: unsettled deliveries return to the broker and are redelivered (to this or another
+   * consumer). Idempotent; settling a delivery afterwards rejects with STALE_DELIVERY or CLOSED.
+   */
+  close(): Promise<void>;
+}
+
+export interface Driver {
+  /** The broker's name ("rabbitmq", "kafka", "rocketmq", "memory"), used in errors and reports. */
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /**
+   * Connects, or rejects with a typed error (UNAVAILABLE when the broker cannot be reached) once `signal`
+   * aborts. Called once, before anything else.
+   */
+  connect(signal: AbortSignal): Promise<void>;
+  /**
+   * Creates what is missing; leaves what exists and matches alone; rejects with CONFLICT when something exists
+   * with other settings. Safe to call concurrently and repeatedly with the same topology.
+   */
+  declare(topology: NormalizedTopology): Promise<void>;
+  /**
+   * Sends the records in order and resolves with one outcome per record, in the same order, once the broker has
+   * answered for each (a durable confirm, a nack, a return). Never retries. May be called again before an earlier
+   * call resolved (core pipelines batches); per-key order across calls must be kept for calls made in order.
+   * An error thrown (instead of per-record outcomes) applies to every record of the batch.
+   */
+  send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]>;
+  /** Starts consuming; `sink` gets each delivery. Rejects with NOT_FOUND when the subscription does not exist. */
+  subscribe(options: DriverSubscribeOptions, sink: DeliverySink): Promise<DriverSubscription>;
+  /** The connection's state now. Cheap; called often. */
+  health(): Health;
+  /** Maps a native error of this broker's client to a LosslessError; undefined for errors it does not know. */
+  classify(error: unknown): LosslessError | undefined;
+  /** Closes connections. Called once, after core has flushed publishes and closed subscriptions. */
+  close(): Promise<void>;
+}

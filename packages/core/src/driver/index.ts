@@ -1,0 +1,19 @@
+// @lossless/core/driver — the contract adapters implement, and the pieces of core they may use.
+// Application code should use `@lossless/core` instead.
+
+export type { LosslessErrorOptions } from '../errors.js';
+export { ErrorCode, isLosslessError, isRetriable, LosslessError, toLosslessError } from '../errors.js';
+export type { Headers, MessageRecord } from '../message.js';
+export { ReservedHeader } from '../message.js';
+export type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
+export type {
+  Capabilities,
+  DeliverySink,
+  Driver,
+  DriverDelivery,
+  DriverSubscribeOptions,
+  DriverSubscription,
+  Health,
+  HealthState,
+  SendOutcome,
+} from './driver.js';

@@ -1,0 +1,143 @@
+// The one error hierarchy of lossless. Programs act on `code` and `retriable`, never on the message text.
+// Drivers map their broker's native errors onto these codes (each through one table); core wraps anything
+// else once, keeping the original in `cause`. Unknown errors are not retriable.
+
+export const ErrorCode = {
+  /** The caller passed something invalid (a name, a header, an option). Nothing was sent. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** The topic or subscription does not exist on the broker (declare it first). */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The broker accepted the message but no subscription was bound to take it (RabbitMQ `mandatory` return). */
+  UNROUTABLE: 'UNROUTABLE',
+  /** The broker refused to store the message (RabbitMQ nack, a full quorum queue, a non-OK send status). */
+  NACKED: 'NACKED',
+  /** No confirm arrived in time: the message may or may not be stored. Re-send with the same id. */
+  CONFIRM_TIMEOUT: 'CONFIRM_TIMEOUT',
+  /** The broker cannot be reached or the connection was lost. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** Too much is outstanding (pending confirms, a broker alarm): the bounded wait ran out. */
+  RESOURCE_EXHAUSTED: 'RESOURCE_EXHAUSTED',
+  /** The bus, publisher or subscription was closed. */
+  CLOSED: 'CLOSED',
+  /** The caller's AbortSignal fired. */
+  CANCELLED: 'CANCELLED',
+  /** The message is larger than the broker (or the configured limit) takes. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** A declaration contradicts what exists on the broker (e.g. other partitions or queue type). */
+  CONFLICT: 'CONFLICT',
+  /** An ack or nack came after its channel, generation or receipt handle went stale; the message returns. */
+  STALE_DELIVERY: 'STALE_DELIVERY',
+  /** The credentials were refused or the operation is not allowed. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** The broker or adapter does not support what was asked. */
+  UNSUPPORTED: 'UNSUPPORTED',
+  /** Anything not mapped above. Not retriable. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const RETRIABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.NACKED,
+  ErrorCode.CONFIRM_TIMEOUT,
+  ErrorCode.UNAVAILABLE,
+  ErrorCode.RESOURCE_EXHAUSTED,
+  ErrorCode.STALE_DELIVERY,
+]);
+
+export interface LosslessErrorOptions {
+  /** Overrides the code's default (NACKED, CONFIRM_TIMEOUT, UNAVAILABLE, RESOURCE_EXHAUSTED are retriable). */
+  retriable?: boolean;
+  cause?: unknown;
+  /** Which broker the error came from ("rabbitmq", "kafka", …), when it came from one. */
+  broker?: string | undefined;
+  topic?: string | undefined;
+  subscription?: string | undefined;
+  /** The id of the message concerned, when one message is concerned. */
+  messageId?: string | undefined;
+}
+
+/** Every error lossless throws or rejects with. */
+export class LosslessError extends Error {
+  override readonly name = 'LosslessError';
+  readonly code: ErrorCode;
+  /** True when the same operation may succeed if tried again (core's own re-sends rely on this). */
+  readonly retriable: boolean;
+  readonly broker: string | undefined;
+  readonly topic: string | undefined;
+  readonly subscription: string | undefined;
+  readonly messageId: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: LosslessErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? RETRIABLE_BY_DEFAULT.has(code);
+    this.broker = options.broker;
+    this.topic = options.topic;
+    this.subscription = options.subscription;
+    this.messageId = options.messageId;
+  }
+
+  /** A copy of this error that names the topic, subscription or message it concerns. */
+  withContext(context: Pick<LosslessErrorOptions, 'topic' | 'subscription' | 'messageId'>): LosslessError {
+    const copy = new LosslessError(this.code, this.message, {
+      retriable: this.retriable,
+      cause: this.cause,
+      broker: this.broker,
+      topic: context.topic ?? this.topic,
+      subscription: context.subscription ?? this.subscription,
+      messageId: context.messageId ?? this.messageId,
+    });
+    if (this.stack !== undefined) copy.stack = this.stack;
+    return copy;
+  }
+}
+
+export function isLosslessError(error: unknown): error is LosslessError {
+  return error instanceof LosslessError;
+}
+
+/** True for a LosslessError marked retriable; false for everything else (unknown errors are not retriable). */
+export function isRetriable(error: unknown): boolean {
+  return error instanceof LosslessError && error.retriable;
+}
+
+/**
+ * Turns anything thrown by a driver into a LosslessError, exactly once: a LosslessError passes through,
+ * anything else goes through the driver's classifier, and what the classifier does not know becomes INTERNAL.
+ */
+export function toLosslessError(
+  error: unknown,
+  classify?: (error: unknown) => LosslessError | undefined,
+  broker?: string,
+): LosslessError {
+  if (error instanceof LosslessError) return error;
+  const classified = classify?.(error);
+  if (classified) return classified;
+  const text = error instanceof Error ? error.message : String(error);
+  return new LosslessError(
+    ErrorCode.INTERNAL,
+    `unexpected error${broker ? ` from ${broker}` : ''}: ${text}`,
+    {
+      cause: error,
+      retriable: false,
+      ...(broker ? { broker } : {}),
+    },
+  );
+}
+
+export function invalidArgument(message: string, context: LosslessErrorOptions = {}): LosslessError {
+  return new LosslessError(ErrorCode.INVALID_ARGUMENT, message, context);
+}
+
+export function closedError(what: string, context: LosslessErrorOptions = {}): LosslessError {
+  return new LosslessError(ErrorCode.CLOSED, `${what} is closed: create a new one to continue`, context);
+}
+
+export function cancelledError(reason: unknown, context: LosslessErrorOptions = {}): LosslessError {
+  const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new LosslessError(ErrorCode.CANCELLED, `cancelled by the caller's signal: ${why}`, {
+    ...context,
+    cause: reason,
+  });
+}

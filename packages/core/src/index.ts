@@ -1,0 +1,45 @@
+// @lossless/core — the portable API applications use: connect a driver, declare topology, publish with durable
+// confirms, consume with ack after the handler. Adapters implement `@lossless/core/driver`.
+
+export type { BackoffPolicy } from './backoff.js';
+export { backoffDelay } from './backoff.js';
+export type { BusSubscribeOptions, ConnectOptions } from './bus.js';
+export { Bus, connect } from './bus.js';
+export type { Capabilities, Health, HealthState } from './driver/driver.js';
+export type { LosslessErrorOptions } from './errors.js';
+export {
+  cancelledError,
+  closedError,
+  ErrorCode,
+  invalidArgument,
+  isLosslessError,
+  isRetriable,
+  LosslessError,
+  toLosslessError,
+} from './errors.js';
+export type { Logger } from './logger.js';
+export { consoleLogger, silentLogger } from './logger.js';
+export type { Headers, MessageRecord, OutgoingMessage } from './message.js';
+export {
+  buildRecord,
+  decodeJson,
+  decodeText,
+  json,
+  Limits,
+  ReservedHeader,
+  text,
+  validateName,
+} from './message.js';
+export type { PublishConfig, PublishOptions, PublishReceipt, PublishResult } from './publisher.js';
+export { DEFAULT_PUBLISH_CONFIG } from './publisher.js';
+export type { Delivery, Handler, HandlerContext, SubscribeOptions, SubscriptionStats } from './subscriber.js';
+export { DEFAULT_REDELIVERY_BACKOFF, Subscription } from './subscriber.js';
+export type {
+  NormalizedSubscription,
+  NormalizedTopic,
+  NormalizedTopology,
+  SubscriptionSpec,
+  TopicSpec,
+  Topology,
+} from './topology.js';
+export { DEFAULT_MAX_DELIVERIES, normalizeTopology } from './topology.js';

@@ -1,0 +1,361 @@
+// Consume: the driver hands deliveries to a subscription; core runs the handler with at most `concurrency`
+// at once (one at a time per key with ordering), settles each delivery exactly once — ack only after the
+// handler resolved; on a throw, redelivery after a backoff, or the dead-letter destination once the
+// subscription's maxDeliveries is reached — and on close stops fetching, lets running handlers finish within a
+// deadline and leaves everything else to be redelivered.
+import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import type { Driver, DriverDelivery, DriverSubscription } from './driver/driver.js';
+import { ErrorCode, LosslessError, toLosslessError } from './errors.js';
+import type { Logger } from './logger.js';
+import { decodeJson, decodeText } from './message.js';
+import type { NormalizedSubscription } from './topology.js';
+
+/** A message as the handler sees it. */
+export interface Delivery {
+  readonly id: string;
+  readonly topic: string;
+  readonly subscription: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  /** 1 on the first delivery; +1 on each redelivery, on every broker. */
+  readonly attempt: number;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** The body parsed as JSON. */
+  json<T = unknown>(): T;
+  /**
+   * Acks now, before the handler returns (rarely needed: returning acks). Idempotent: the first settlement of a
+   * delivery wins, later ack/nack calls do nothing.
+   */
+  ack(): Promise<void>;
+  /** Asks for redelivery now, as a throw would. Idempotent like ack(). */
+  nack(reason?: unknown): Promise<void>;
+}
+
+export interface HandlerContext {
+  /** Aborted when the subscription's shutdown deadline passes: stop work that can be stopped. */
+  signal: AbortSignal;
+}
+
+/** Resolve to ack. Throw (or reject) to have the message delivered again. */
+export type Handler = (delivery: Delivery, context: HandlerContext) => unknown;
+
+export interface SubscribeOptions {
+  /** Handlers running at once, never exceeded. Default 8. */
+  concurrency?: number;
+  /** Unsettled deliveries the broker may hand out (RabbitMQ prefetch). Default: concurrency. */
+  prefetch?: number;
+  /**
+   * 'key': messages of one key are handled one at a time, in order, even with concurrency > 1. A failing message
+   * then blocks its key: it is retried in place (attempt + 1 after the backoff) until it succeeds or reaches
+   * maxDeliveries and is dead-lettered. Default 'none'.
+   */
+  ordering?: 'none' | 'key';
+  /** Delay before a failed message is delivered again. Default 100 ms doubling to 30 s, jittered. */
+  redeliveryBackoff?: Partial<BackoffPolicy>;
+  /** How long close() waits for running handlers, ms. Default 30,000. */
+  shutdownTimeoutMs?: number;
+  /** Read the subscription's dead-letter destination instead of its live messages. */
+  deadLetters?: boolean;
+  /** Called for errors that have no caller to go to (an ack the broker refused, a handler failure). */
+  onError?: (error: LosslessError, delivery: Delivery | undefined) => void;
+}
+
+export interface SubscriptionStats {
+  /** Handlers running now. */
+  running: number;
+  /** The most handlers that ever ran at once. */
+  maxRunning: number;
+  acked: number;
+  redelivered: number;
+  deadLettered: number;
+}
+
+export const DEFAULT_REDELIVERY_BACKOFF: BackoffPolicy = {
+  initialDelayMs: 100,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 'full',
+};
+
+type Settlement = 'ack' | 'nack' | 'dead-letter';
+
+/** One delivery and its once-only settlement. */
+class Tracked implements Delivery {
+  readonly topic: string;
+  readonly subscription: string;
+  private settlement: Promise<void> | undefined;
+  /** Local retries in ordered mode, on top of the broker's attempt count. */
+  localRetries = 0;
+
+  constructor(
+    readonly raw: DriverDelivery,
+    private readonly owner: Subscription,
+  ) {
+    this.topic = owner.topic;
+    this.subscription = owner.name;
+  }
+  get id() {
+    return this.raw.id;
+  }
+  get key() {
+    return this.raw.key;
+  }
+  get headers() {
+    return this.raw.headers;
+  }
+  get body() {
+    return this.raw.body;
+  }
+  get timestamp() {
+    return this.raw.timestamp;
+  }
+  get attempt() {
+    return this.raw.attempt + this.localRetries;
+  }
+  get settled(): boolean {
+    return this.settlement !== undefined;
+  }
+  text(): string {
+    return decodeText(this.raw.body);
+  }
+  json<T = unknown>(): T {
+    return decodeJson<T>(this.raw.body);
+  }
+  ack(): Promise<void> {
+    return this.settle('ack');
+  }
+  nack(reason?: unknown): Promise<void> {
+    return this.settle('nack', reason);
+  }
+  /** The first call decides; later calls return the first call's promise. Never rejects. */
+  settle(how: Settlement, reason?: unknown): Promise<void> {
+    this.settlement ??= this.owner.apply(this, how, reason);
+    return this.settlement;
+  }
+}
+
+export class Subscription {
+  readonly stats: SubscriptionStats = {
+    running: 0,
+    maxRunning: 0,
+    acked: 0,
+    redelivered: 0,
+    deadLettered: 0,
+  };
+  private readonly concurrency: number;
+  private readonly ordered: boolean;
+  private readonly backoff: BackoffPolicy;
+  private readonly shutdownTimeoutMs: number;
+  private readonly ready: Tracked[] = [];
+  /** Ordered mode: deliveries waiting behind a running one of the same key. */
+  private readonly keyQueues = new Map<string, Tracked[]>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly delayed = new Map<Tracked, NodeJS.Timeout>();
+  private readonly abort = new AbortController();
+  private driverSub: DriverSubscription | undefined;
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly driver: Driver,
+    readonly topic: string,
+    private readonly spec: NormalizedSubscription,
+    private readonly handler: Handler,
+    private readonly options: SubscribeOptions,
+    private readonly logger: Logger,
+    private readonly onClosed: () => void,
+  ) {
+    this.concurrency = options.concurrency ?? 8;
+    this.ordered = options.ordering === 'key';
+    this.backoff = { ...DEFAULT_REDELIVERY_BACKOFF, ...options.redeliveryBackoff };
+    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** @internal Started by Bus.subscribe. */
+  async start(): Promise<void> {
+    this.driverSub = await this.driver.subscribe(
+      {
+        subscription: this.spec,
+        deadLetters: this.options.deadLetters ?? false,
+        prefetch: this.options.prefetch ?? this.concurrency,
+        keyOrdering: this.ordered,
+      },
+      (raw) => this.onDelivery(new Tracked(raw, this)),
+    );
+  }
+
+  private onDelivery(d: Tracked): void {
+    // After stop(), a straggler is left unsettled: close() returns it to the broker for redelivery.
+    if (this.stopping) return;
+    if (this.ordered && d.key !== undefined) {
+      const waiting = this.keyQueues.get(d.key);
+      if (waiting) {
+        waiting.push(d);
+        return;
+      }
+      this.keyQueues.set(d.key, []);
+    }
+    this.ready.push(d);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.stats.running < this.concurrency && this.ready.length > 0) {
+      const d = this.ready.shift()!;
+      this.stats.running++;
+      if (this.stats.running > this.stats.maxRunning) this.stats.maxRunning = this.stats.running;
+      const run = this.run(d).finally(() => {
+        this.running.delete(run);
+        this.stats.running--;
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async run(d: Tracked): Promise<void> {
+    for (;;) {
+      let failure: unknown;
+      let failed = false;
+      try {
+        await this.handler(d, { signal: this.abort.signal });
+      } catch (error) {
+        failure = error;
+        failed = true;
+      }
+      if (!failed) {
+        await d.settle('ack');
+        break;
+      }
+      if (d.settled) break; // the handler settled it itself before throwing
+      this.report(failure, d);
+      if (this.ordered && d.key !== undefined && d.attempt < this.spec.maxDeliveries && !this.stopping) {
+        // Keep the key blocked: retry in place so that later messages of the key wait for this one.
+        await this.sleep(backoffDelay(this.backoff, d.attempt));
+        if (this.stopping) break; // unsettled: redelivered after close
+        d.localRetries++;
+        continue;
+      }
+      await d.settle('nack', failure);
+      break;
+    }
+    this.releaseKey(d);
+  }
+
+  private releaseKey(d: Tracked): void {
+    if (!this.ordered || d.key === undefined) return;
+    const waiting = this.keyQueues.get(d.key);
+    const next = waiting?.shift();
+    if (next) this.ready.push(next);
+    else this.keyQueues.delete(d.key);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** @internal The one place a delivery is settled. Never rejects: failures go to onError. */
+  async apply(d: Tracked, how: Settlement, reason?: unknown): Promise<void> {
+    const error = describeFailure(reason);
+    try {
+      if (how === 'ack') {
+        await d.raw.ack();
+        this.stats.acked++;
+      } else if (how === 'dead-letter' || d.attempt >= this.spec.maxDeliveries) {
+        await d.raw.deadLetter({ error });
+        this.stats.deadLettered++;
+      } else {
+        const delayMs = backoffDelay(this.backoff, d.attempt);
+        if (this.driver.capabilities.nativeRedeliveryDelay || this.stopping) {
+          await d.raw.nack({ delayMs: this.stopping ? 0 : delayMs, error });
+        } else {
+          await this.holdThenNack(d, delayMs, error);
+        }
+        this.stats.redelivered++;
+      }
+    } catch (thrown) {
+      // STALE_DELIVERY and friends: the broker will redeliver; the report says so.
+      this.report(
+        toLosslessError(thrown, (e) => this.driver.classify(e), this.driver.name),
+        d,
+      );
+    }
+  }
+
+  /** For brokers without delayed redelivery: keep the message (unacked) for the delay, then nack it. */
+  private holdThenNack(d: Tracked, delayMs: number, error: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const fire = () => {
+        this.delayed.delete(d);
+        d.raw.nack({ delayMs: 0, error }).then(resolve, reject);
+      };
+      const timer = setTimeout(fire, delayMs);
+      this.delayed.set(d, timer);
+      // close() fires pending nacks at once; keep the fire function reachable through the timer map.
+      (timer as NodeJS.Timeout & { fire?: () => void }).fire = fire;
+    });
+  }
+
+  private report(error: unknown, d: Tracked | undefined): void {
+    const e =
+      error instanceof LosslessError
+        ? error
+        : new LosslessError(ErrorCode.INTERNAL, `handler failed: ${describeFailure(error)}`, {
+            cause: error,
+            topic: this.topic,
+            subscription: this.name,
+            ...(d ? { messageId: d.id } : {}),
+          });
+    if (this.options.onError) this.options.onError(e, d);
+    else this.logger.warn(`subscription '${this.name}' on '${this.topic}': ${e.message}`, { code: e.code });
+  }
+
+  /**
+   * Stops fetching, waits for running handlers (up to shutdownTimeoutMs, then aborts their signal) and settles
+   * what they finished, nacks deliveries held for a delayed redelivery, and returns everything unstarted or
+   * unfinished to the broker for redelivery. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.stopping = true;
+    await this.driverSub?.stop();
+    for (const [, timer] of this.delayed) {
+      clearTimeout(timer);
+      (timer as NodeJS.Timeout & { fire?: () => void }).fire?.();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.shutdownTimeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.running]), deadline]);
+    clearTimeout(timer);
+    this.abort.abort(new LosslessError(ErrorCode.CLOSED, `subscription '${this.name}' is closing`));
+    this.ready.length = 0;
+    this.keyQueues.clear();
+    await this.driverSub?.close();
+    this.onClosed();
+  }
+}
+
+function describeFailure(reason: unknown): string {
+  if (reason instanceof Error) return reason.message || reason.name;
+  if (reason === undefined) return 'nacked';
+  return String(reason);
+}

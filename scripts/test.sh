@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `npm test`: everything, from a fresh clone on a fresh machine. Installs dependencies, lints, type-checks, runs
+# the unit tests (in-memory driver), brings up the real brokers through the broker kit (installing what is
+# missing), runs the integration tests and the conformance suite of every adapter against them, and ends with
+# one summary line: "tests: N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p reports
+failed=0
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() {
+  # Runs a step; a failure marks the run failed but later steps still run, so one report shows everything.
+  if ! "$@"; then
+    echo "!! step failed: $*"
+    failed=1
+  fi
+}
+
+step "install dependencies (npm ci)"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund || exit 1; else npm install --no-audit --no-fund || exit 1; fi
+
+step "lint and format check (biome)"
+run npx biome check .
+
+step "type-check and build (tsc -b)"
+run npx tsc -b
+
+step "unit tests (no broker)"
+run npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=reports/unit.json
+
+if [ -z "${LOSSLESS_SKIP_BROKERS:-}" ]; then
+  step "integration tests against real brokers"
+  run npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=reports/integration.json
+fi
+
+step "summary"
+node scripts/summarize-tests.mjs reports/unit.json reports/integration.json || failed=1
+exit $failed

@@ -1,0 +1,44 @@
+// One vitest configuration for the tree, two projects: `unit` (no broker, runs in parallel) and `integration`
+// (real brokers started by the broker kit; files run one at a time because cases kill and restart brokers).
+// Workspace packages resolve to their TypeScript sources through the "@lossless/source" export condition.
+import { defineConfig } from 'vitest/config';
+
+const resolve = { conditions: ['@lossless/source'] };
+
+export default defineConfig({
+  resolve,
+  ssr: { resolve },
+  test: {
+    // Memory-bound tests compare heap sizes after a full collection.
+    execArgv: ['--expose-gc'],
+    projects: [
+      {
+        resolve,
+        ssr: { resolve },
+        test: {
+          name: 'unit',
+          include: ['packages/**/*.test.ts', 'conformance-tests/**/*.unit.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          execArgv: ['--expose-gc'],
+        },
+      },
+      {
+        resolve,
+        ssr: { resolve },
+        test: {
+          name: 'integration',
+          include: [
+            'brokers/**/*.test.ts',
+            'adapters/**/*.test.ts',
+            'examples/**/*.test.ts',
+            'conformance-tests/**/*.integration.test.ts',
+          ],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
