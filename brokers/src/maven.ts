@@ -51,7 +51,11 @@ function pom(name: string, deps: MavenArtifact[], exclusions: string[]): string 
  * Returns the directory holding every runtime jar of `deps` (a Java classpath is `<dir>/*`).
  * Safe to call concurrently for different names; callers serialise calls for the same name.
  */
-export async function resolveJars(name: string, deps: MavenArtifact[], options: ResolveOptions = {}): Promise<string> {
+export async function resolveJars(
+  name: string,
+  deps: MavenArtifact[],
+  options: ResolveOptions = {},
+): Promise<string> {
   const dir = join(kitHome(options.home), 'jars', name);
   const lib = join(dir, 'lib');
   const stamp = join(dir, '.resolved');
@@ -82,10 +86,14 @@ export async function resolveJars(name: string, deps: MavenArtifact[], options: 
     });
     mvn.on('error', (e) => reject(new Error(`mvn could not be run (is Maven installed?): ${e.message}`)));
     mvn.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`mvn failed for ${name} (exit ${code}):\n${output.slice(-4000)}`)),
+      code === 0
+        ? resolve()
+        : reject(new Error(`mvn failed for ${name} (exit ${code}):\n${output.slice(-4000)}`)),
     );
   });
   writeFileSync(stamp, new Date().toISOString());
-  options.log?.(`${name}: ${readdirSync(lib).length} jars ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  options.log?.(
+    `${name}: ${readdirSync(lib).length} jars ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return lib;
 }

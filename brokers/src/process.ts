@@ -51,12 +51,15 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  // A zombie still answers signal 0; /proc tells the truth on Linux.
+  // A zombie still answers signal 0; /proc tells the truth on Linux. A JVM killed with SIGKILL shows its main
+  // thread as a zombie while other threads still exit and its sockets are still bound: alive until one thread.
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z/.test(stat);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const zombie = /^State:\s+Z/m.test(status);
+    const threads = Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? '1');
+    return !(zombie && threads <= 1);
   } catch {
-    return true;
+    return !existsSync('/proc/self');
   }
 }
 
@@ -150,7 +153,10 @@ export async function waitUntil(
 export async function tailFile(file: string, lines = 50): Promise<string> {
   try {
     const text = await readFile(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '';
   }

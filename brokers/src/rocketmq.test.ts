@@ -1,0 +1,146 @@
+// Runs a real RocketMQ (name server + proxy/broker JVMs from Maven Central jars) and drives it with the raw
+// rocketmq-client-nodejs gRPC client: a smoke round trip, and a message acknowledged with SEND_OK surviving a
+// SIGKILL of the broker. The first run downloads ~90 MB of jars, hence the generous hook timeouts.
+import { randomUUID } from 'node:crypto';
+import type { MessageView } from 'rocketmq-client-nodejs';
+import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rocketmq } from './rocketmq.js';
+
+const broker = rocketmq();
+const { endpoints } = broker.settings;
+const clients: { shutdown(): Promise<void> }[] = [];
+
+function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+async function startProducer(): Promise<Producer> {
+  const producer = new Producer({ endpoints, namespace: '', maxAttempts: 3 });
+  await producer.startup();
+  clients.push(producer);
+  return producer;
+}
+
+/**
+ * Starts a SimpleConsumer, retrying for up to a minute: right after a broker restart, grpc-js may still be backing
+ * off its reconnect to the proxy (channels to one target share a subchannel), so startup can fail with gRPC code 14
+ * "No connection established" although the proxy already answers.
+ */
+async function startConsumer(group: string, topic: string): Promise<SimpleConsumer> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const consumer = new SimpleConsumer({
+      endpoints,
+      namespace: '',
+      consumerGroup: group,
+      subscriptions: new Map([[topic, '*']]),
+      awaitDuration: 5_000,
+    });
+    try {
+      await consumer.startup();
+      clients.push(consumer);
+      return consumer;
+    } catch (e) {
+      await consumer.shutdown().catch(() => undefined);
+      if (Date.now() > deadline) throw e;
+    }
+  }
+}
+
+/** Receives until a message with the id arrives (acking nothing else) or the deadline passes. */
+async function receiveById(
+  consumer: SimpleConsumer,
+  messageId: string,
+  timeoutMs: number,
+): Promise<MessageView> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const views = await consumer.receive(16, 15_000);
+      const found = views.find((v) => v.messageId === messageId);
+      if (found) return found;
+    } catch (e) {
+      // Right after a broker restart the client may still hold a dead connection: keep polling.
+      lastError = e;
+    }
+  }
+  throw new Error(
+    `message ${messageId} not received within ${timeoutMs} ms (last error: ${String(lastError)})`,
+  );
+}
+
+beforeAll(async () => {
+  // Two concurrent calls share one start.
+  await Promise.all([broker.up(), broker.up()]);
+}, 600_000);
+
+afterAll(async () => {
+  await Promise.allSettled(clients.map((c) => c.shutdown()));
+  await broker.down();
+  const status = await broker.status();
+  expect(status.nodes.every((n) => !n.running)).toBe(true);
+}, 180_000);
+
+describe('rocketmq fixture', () => {
+  it('refuses three nodes', () => {
+    expect(() => rocketmq({ nodes: 3 })).toThrow(/single broker/);
+  });
+
+  it('reports both nodes running with their ports', async () => {
+    const status = await broker.status();
+    expect(status.kind).toBe('rocketmq');
+    expect(status.nodes.map((n) => [n.name, n.running])).toEqual([
+      ['broker', true],
+      ['namesrv', true],
+    ]);
+    expect(status.nodes[0]?.ports.grpc).toBe(18081);
+    expect(broker.settings).toMatchObject({ endpoints: '127.0.0.1:18081', namesrv: '127.0.0.1:19876' });
+  });
+
+  it('creates and deletes topics through the admin', async () => {
+    const topic = unique('admin');
+    expect(await broker.admin.topicExists(topic)).toBe(false);
+    await broker.admin.createTopic(topic, { messageType: 'FIFO', queues: 2 });
+    expect(await broker.admin.topicExists(topic)).toBe(true);
+    await broker.admin.deleteTopic(topic);
+    expect(await broker.admin.topicExists(topic)).toBe(false);
+  }, 60_000);
+
+  it('sends, receives and acks a message', async () => {
+    const topic = unique('smoke');
+    const group = unique('smoke-group');
+    await broker.admin.createTopic(topic, { messageType: 'NORMAL' });
+    await broker.admin.createGroup(group, { retryMaxTimes: 3 });
+    const consumer = await startConsumer(group, topic);
+    const producer = await startProducer();
+
+    const receipt = await producer.send({ topic, body: Buffer.from('hello'), keys: ['k1'], tag: 'smoke' });
+    expect(receipt.messageId).toMatch(/\w+/);
+
+    const view = await receiveById(consumer, receipt.messageId, 60_000);
+    expect(view.body.toString()).toBe('hello');
+    expect(view.tag).toBe('smoke');
+    await consumer.ack(view);
+  }, 120_000);
+
+  it('keeps a message acknowledged with SEND_OK across a SIGKILL of the broker', async () => {
+    const topic = unique('durable');
+    const group = unique('durable-group');
+    await broker.admin.createTopic(topic, { messageType: 'NORMAL' });
+    await broker.admin.createGroup(group);
+    const producer = await startProducer();
+    const receipt = await producer.send({ topic, body: Buffer.from('survives') });
+
+    await broker.kill();
+    expect(await broker.nodes[0]?.isRunning()).toBe(false);
+    await broker.restart();
+    expect(await broker.nodes[0]?.isRunning()).toBe(true);
+
+    const consumer = await startConsumer(group, topic);
+    const view = await receiveById(consumer, receipt.messageId, 90_000);
+    expect(view.body.toString()).toBe('survives');
+    await consumer.ack(view);
+  }, 300_000);
+});

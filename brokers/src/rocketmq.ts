@@ -1,0 +1,770 @@
+// Apache RocketMQ 5 run from Maven Central jars as two plain `java` processes: no Docker, no tarball.
+//
+//   nodes[0] 'broker'  — ProxyStartup in local mode: the gRPC proxy (what rocketmq-client-nodejs talks to) and
+//                        the broker (commit log, consume queues) in one JVM. This is the node holding the
+//                        messages, so kill()/restart() without an index act on it.
+//   nodes[1] 'namesrv' — NamesrvStartup, the route registry the broker registers with.
+//
+// Everything a run creates (generated config, store, RocketMQ's own logs under user.home, console output, pid
+// files) lives under <home>/rocketmq-<version>/, so brokers started by the CLI can be killed, restarted or
+// stopped from a test in another process. The admin speaks RocketMQ's remoting protocol (length-prefixed JSON
+// frames) straight from Node, so creating a topic takes milliseconds instead of a 4 s `mqadmin` JVM.
+//
+// Readiness is never "the port is open": the broker node is ready when the proxy answers a route query (which it
+// can only do once the broker registered with the name server) and its gRPC port accepts connections; the name
+// server is ready when it answers a cluster-info query and, if the broker runs, lists it.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defaultLog, kitHome } from './home.js';
+import { resolveJars } from './maven.js';
+import {
+  isAlive,
+  killHard,
+  livePid,
+  portOpen,
+  spawnDetached,
+  stopGracefully,
+  tailFile,
+  waitUntil,
+} from './process.js';
+import type {
+  Broker,
+  BrokerNode,
+  BrokerOptions,
+  BrokerStatus,
+  NodeStatus,
+  RocketMqSettings,
+} from './types.js';
+
+/** The newest 5.3.x for which namesrv, broker, proxy and tools are all on Maven Central (checked 2026-11). */
+export const DEFAULT_ROCKETMQ_VERSION = '5.3.3';
+
+const HOST = '127.0.0.1';
+/** Ports: none clashes with RocketMQ's defaults (9876, 10909-10912, 8080-8081) or the other fixtures. */
+export const ROCKETMQ_PORTS = {
+  namesrv: 19876,
+  /** Broker remoting; the broker also binds listenPort-2 (its "fast"/VIP channel) and listenPort+1 (HA). */
+  broker: 20911,
+  brokerFast: 20909,
+  brokerHa: 20912,
+  /** Proxy gRPC (rocketmq-client-nodejs and the other 5.x gRPC clients). */
+  grpc: 18081,
+  /** Proxy remoting (4.x-style remoting clients through the proxy). */
+  proxyRemoting: 18080,
+} as const;
+
+/** brokerClusterName and brokerName of the single broker. */
+const CLUSTER_NAME = 'lossless';
+const BROKER_NAME = 'broker-a';
+
+export type RocketMqMessageType = 'NORMAL' | 'FIFO' | 'DELAY' | 'TRANSACTION';
+
+export interface CreateTopicOptions {
+  /** The topic's `message.type` attribute; the proxy rejects messages of another type. Default NORMAL. */
+  messageType?: RocketMqMessageType;
+  /** Read and write queue count (default 4). */
+  queues?: number;
+}
+
+export interface CreateGroupOptions {
+  /** Deliveries after the first before a message goes to %DLQ%group (default 16). */
+  retryMaxTimes?: number;
+  /** Orderly consumption, required for FIFO topics to be delivered in order (default false). */
+  fifo?: boolean;
+}
+
+export interface RocketMqAdmin {
+  /** Creates (or updates) a topic and resolves once the proxy routes it. Idempotent. */
+  createTopic(name: string, options?: CreateTopicOptions): Promise<void>;
+  /** Creates (or updates) a subscription group. Idempotent. */
+  createGroup(name: string, options?: CreateGroupOptions): Promise<void>;
+  /** Deletes a topic from the broker and the name server; resolves once the proxy no longer routes it. */
+  deleteTopic(name: string): Promise<void>;
+  deleteGroup(name: string): Promise<void>;
+  /** Whether the name server has a route for the topic. */
+  topicExists(name: string): Promise<boolean>;
+  /** Runs `mqadmin <args>` (org.apache.rocketmq.tools.command.MQAdminStartup) in a JVM: ~4 s a call. */
+  mqadmin(...args: string[]): Promise<string>;
+}
+
+export interface RocketMqOptions extends BrokerOptions {
+  /** JVM heap options of the proxy+broker JVM (default -Xms1g -Xmx1g). */
+  brokerHeap?: string[];
+  /** JVM heap options of the name server (default -Xms256m -Xmx512m). */
+  namesrvHeap?: string[];
+  /** Extra or overriding broker.conf entries, applied at the broker's next start. */
+  brokerProperties?: Record<string, string | number | boolean>;
+  /** How long a node may take to accept clients after its process started (default 120 s). */
+  readyTimeoutMs?: number;
+}
+
+export type RocketMqBroker = Broker<RocketMqSettings> & { admin: RocketMqAdmin };
+
+// ---------------------------------------------------------------------------------------------------------
+// RocketMQ remoting protocol: [total length][header length | serialize type << 24][JSON header][body], all
+// big-endian; total length counts everything after itself. The response carries the request's opaque.
+
+const RequestCode = {
+  UPDATE_AND_CREATE_TOPIC: 17,
+  GET_ROUTEINFO_BY_TOPIC: 105,
+  GET_BROKER_CLUSTER_INFO: 106,
+  UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: 200,
+  DELETE_SUBSCRIPTIONGROUP: 207,
+  DELETE_TOPIC_IN_BROKER: 215,
+  DELETE_TOPIC_IN_NAMESRV: 216,
+} as const;
+const SUCCESS = 0;
+const TOPIC_NOT_EXIST = 17;
+/** MQVersion.Version.V5_3_3.ordinal(): servers answer routes in standard JSON to versions ≥ 4.9.4. */
+const REMOTING_VERSION = 479;
+
+interface RemotingResponse {
+  code: number;
+  remark: string | undefined;
+  body: Buffer;
+}
+
+let opaqueSeq = 1;
+
+/** One request/response on a fresh connection. Rejects on connection errors and after timeoutMs. */
+export function remotingCall(
+  address: string,
+  code: number,
+  extFields: Record<string, string>,
+  body?: Buffer,
+  timeoutMs = 5_000,
+): Promise<RemotingResponse> {
+  const [host, portText] = address.split(':');
+  const opaque = opaqueSeq++;
+  const header = Buffer.from(
+    JSON.stringify({
+      code,
+      language: 'JAVA',
+      version: REMOTING_VERSION,
+      opaque,
+      flag: 0,
+      serializeTypeCurrentRPC: 'JSON',
+      extFields,
+    }),
+    'utf8',
+  );
+  const payload = body ?? Buffer.alloc(0);
+  const frame = Buffer.alloc(8 + header.length + payload.length);
+  frame.writeInt32BE(4 + header.length + payload.length, 0);
+  frame.writeInt32BE(header.length & 0xffffff, 4);
+  header.copy(frame, 8);
+  payload.copy(frame, 8 + header.length);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: host ?? HOST, port: Number(portText) });
+    let received = Buffer.alloc(0);
+    let settled = false;
+    const finish = (error: Error | undefined, response?: RemotingResponse) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error) reject(error);
+      else if (response) resolve(response);
+    };
+    socket.setTimeout(timeoutMs, () => finish(new Error(`remoting ${address} code ${code}: timed out`)));
+    socket.once('error', (e) => finish(new Error(`remoting ${address} code ${code}: ${e.message}`)));
+    socket.once('close', () => finish(new Error(`remoting ${address} code ${code}: connection closed`)));
+    socket.once('connect', () => socket.write(frame));
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      while (received.length >= 4) {
+        const total = received.readInt32BE(0);
+        if (received.length < 4 + total) return;
+        const headerLength = received.readInt32BE(4) & 0xffffff;
+        const head = JSON.parse(received.subarray(8, 8 + headerLength).toString('utf8')) as {
+          code: number;
+          opaque: number;
+          remark?: string;
+        };
+        const responseBody = received.subarray(8 + headerLength, 4 + total);
+        received = received.subarray(4 + total);
+        if (head.opaque === opaque) {
+          finish(undefined, { code: head.code, remark: head.remark, body: Buffer.from(responseBody) });
+          return;
+        }
+      }
+    });
+  });
+}
+
+async function expectSuccess(what: string, call: Promise<RemotingResponse>): Promise<RemotingResponse> {
+  const response = await call;
+  if (response.code !== SUCCESS) {
+    throw new Error(`rocketmq admin: ${what} failed (code ${response.code}): ${response.remark ?? ''}`);
+  }
+  return response;
+}
+
+/** Write queue count of a route answer, or 0 when it names no queue (fastjson bodies are not always JSON). */
+function routeWriteQueues(body: Buffer): number {
+  let total = 0;
+  for (const m of body.toString('utf8').matchAll(/"writeQueueNums"\s*:\s*(\d+)/g)) total += Number(m[1]);
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function javaCommand(): string {
+  return process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+}
+
+/** What Java 17 needs for RocketMQ's direct-buffer and mmap tricks. */
+const JAVA17_FLAGS = [
+  '--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED',
+  '--add-opens=java.base/java.nio=ALL-UNNAMED',
+  '--add-opens=java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-opens=java.base/java.lang=ALL-UNNAMED',
+  '--add-exports=java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED',
+];
+
+function properties(entries: Record<string, string | number | boolean>): string {
+  return `${Object.entries(entries)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join('\n')}\n`;
+}
+
+function lockAgeMs(file: string): number {
+  try {
+    return Date.now() - statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+class FileLock {
+  constructor(private readonly file: string) {}
+
+  async acquire(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const fd = openSync(this.file, 'wx');
+        writeFileSync(fd, String(process.pid));
+        closeSync(fd);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let owner = Number.NaN;
+      try {
+        owner = Number.parseInt(readFileSync(this.file, 'utf8'), 10);
+      } catch {
+        /* released meanwhile */
+      }
+      // A lock left by a dead process, or an empty one older than 5 s (its writer died mid-write).
+      const dead = Number.isInteger(owner) && owner > 0 ? !isAlive(owner) : lockAgeMs(this.file) > 5_000;
+      if (dead || owner === process.pid) {
+        rmSync(this.file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`rocketmq: ${this.file} is held by pid ${owner}`);
+      await sleep(200);
+    }
+  }
+
+  release(): void {
+    rmSync(this.file, { force: true });
+  }
+}
+
+export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
+  if (options.nodes !== undefined && options.nodes !== 1) {
+    throw new Error(
+      'rocketmq: only a single broker is supported (nodes: 1); replicated RocketMQ needs a DLedger or ' +
+        'controller setup this kit does not build',
+    );
+  }
+  const version = options.version ?? DEFAULT_ROCKETMQ_VERSION;
+  if (!/^5\.\d+\.\d+$/.test(version)) throw new Error(`rocketmq: version ${version} is not a 5.x.y version`);
+  const log =
+    options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : (_line: string): void => undefined);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  const cluster = `rocketmq-${version}`;
+  const base = join(kitHome(options.home), cluster);
+  const dirs = {
+    conf: join(base, 'conf'),
+    home: join(base, 'home'),
+    store: join(base, 'store'),
+    run: join(base, 'run'),
+    logs: join(base, 'logs'),
+  };
+  const rocketLogs = join(dirs.home, 'logs', 'rocketmqlogs');
+  const settings: RocketMqSettings = {
+    kind: 'rocketmq',
+    endpoints: `${HOST}:${ROCKETMQ_PORTS.grpc}`,
+    namesrv: `${HOST}:${ROCKETMQ_PORTS.namesrv}`,
+    cluster: CLUSTER_NAME,
+    broker: `${HOST}:${ROCKETMQ_PORTS.broker}`,
+  };
+  const proxyRemoting = `${HOST}:${ROCKETMQ_PORTS.proxyRemoting}`;
+
+  let jarsPromise: Promise<string> | undefined;
+  function jars(): Promise<string> {
+    jarsPromise ??= resolveJars(
+      cluster,
+      ['rocketmq-namesrv', 'rocketmq-broker', 'rocketmq-proxy', 'rocketmq-tools'].map((artifactId) => ({
+        groupId: 'org.apache.rocketmq',
+        artifactId,
+        version,
+      })),
+      { ...(options.home ? { home: options.home } : {}), log },
+    ).catch((e: unknown) => {
+      jarsPromise = undefined;
+      throw e;
+    });
+    return jarsPromise;
+  }
+
+  function jvmArgs(lib: string, logbackResource: string): string[] {
+    return [
+      ...JAVA17_FLAGS,
+      '-XX:+UseG1GC',
+      '-XX:-OmitStackTraceInFastThrow',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Dfile.encoding=UTF-8',
+      `-Duser.home=${dirs.home}`,
+      `-Drocketmq.home.dir=${base}`,
+      `-Drmq.logback.configurationFile=${logbackResource}`,
+      '-cp',
+      join(lib, '*'),
+    ];
+  }
+
+  function javaEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, ROCKETMQ_HOME: base, RMQ_PROXY_HOME: base, NAMESRV_ADDR: settings.namesrv };
+  }
+
+  function writeConfig(): void {
+    for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+    writeFileSync(
+      join(dirs.conf, 'namesrv.properties'),
+      properties({
+        listenPort: ROCKETMQ_PORTS.namesrv,
+        kvConfigPath: join(dirs.home, 'namesrv', 'kvConfig.json'),
+      }),
+    );
+    writeFileSync(
+      join(dirs.conf, 'broker.conf'),
+      properties({
+        brokerClusterName: CLUSTER_NAME,
+        brokerName: BROKER_NAME,
+        brokerId: 0,
+        brokerRole: 'ASYNC_MASTER',
+        brokerIP1: HOST,
+        listenPort: ROCKETMQ_PORTS.broker,
+        haListenPort: ROCKETMQ_PORTS.brokerHa,
+        namesrvAddr: settings.namesrv,
+        // Durability: fsync before answering SEND_OK.
+        flushDiskType: 'SYNC_FLUSH',
+        // Topics and their message.type are created explicitly (gRPC clients never auto-create anyway).
+        autoCreateTopicEnable: false,
+        // Re-register with the name server every 10 s (the minimum) so a restarted name server learns fast.
+        registerNameServerPeriod: 10_000,
+        storePathRootDir: dirs.store,
+        storePathCommitLog: join(dirs.store, 'commitlog'),
+        // Small mapped files: 64 MiB commit log segments instead of 1 GiB, smaller indexes and timer log.
+        mappedFileSizeCommitLog: 64 * 1024 * 1024,
+        mappedFileSizeConsumeQueue: 100_000 * 20,
+        mappedFileSizeTimerLog: 16 * 1024 * 1024,
+        maxHashSlotNum: 50_000,
+        maxIndexNum: 200_000,
+        // A disk more than 75 % full would otherwise stop writes on a shared CI machine.
+        diskMaxUsedSpaceRatio: 95,
+        ...options.brokerProperties,
+      }),
+    );
+    writeFileSync(
+      join(dirs.conf, 'rmq-proxy.json'),
+      `${JSON.stringify(
+        {
+          rocketMQClusterName: CLUSTER_NAME,
+          namesrvAddr: settings.namesrv,
+          grpcServerPort: ROCKETMQ_PORTS.grpc,
+          remotingListenPort: ROCKETMQ_PORTS.proxyRemoting,
+          // The proxy caches routes, including "no such topic", and refreshes on access after this.
+          topicRouteServiceCacheRefreshSeconds: 1,
+          grpcShutdownTimeSeconds: 3,
+          enablePrintJstack: false,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
+
+  async function namesrvListsBroker(): Promise<boolean> {
+    const r = await remotingCall(settings.namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, {}, undefined, 2_000);
+    return r.code === SUCCESS && r.body.toString('utf8').includes(settings.broker);
+  }
+
+  /** The proxy answers a route query for the broker's own topic: proxy up, broker registered, route known. */
+  async function proxyRoutes(topic: string): Promise<boolean> {
+    const r = await remotingCall(
+      proxyRemoting,
+      RequestCode.GET_ROUTEINFO_BY_TOPIC,
+      { topic, acceptStandardJsonOnly: 'true' },
+      undefined,
+      3_000,
+    );
+    return r.code === SUCCESS && routeWriteQueues(r.body) > 0;
+  }
+
+  interface NodeSpec {
+    name: 'broker' | 'namesrv';
+    ports: Record<string, number>;
+    mainClass: string;
+    args: () => string[];
+    heap: string[];
+    logback: string;
+    /** RocketMQ's own main log for this node, for logTail. */
+    mainLog: string;
+    ready: () => Promise<boolean>;
+  }
+
+  const specs: NodeSpec[] = [
+    {
+      name: 'broker',
+      ports: {
+        grpc: ROCKETMQ_PORTS.grpc,
+        proxyRemoting: ROCKETMQ_PORTS.proxyRemoting,
+        broker: ROCKETMQ_PORTS.broker,
+        brokerFast: ROCKETMQ_PORTS.brokerFast,
+        brokerHa: ROCKETMQ_PORTS.brokerHa,
+      },
+      mainClass: 'org.apache.rocketmq.proxy.ProxyStartup',
+      args: () => [
+        '-pm',
+        'local',
+        '-bc',
+        join(dirs.conf, 'broker.conf'),
+        '-pc',
+        join(dirs.conf, 'rmq-proxy.json'),
+        '-n',
+        settings.namesrv,
+      ],
+      heap: options.brokerHeap ?? ['-Xms1g', '-Xmx1g', '-XX:MaxDirectMemorySize=1g'],
+      logback: 'rmq.proxy.logback.xml',
+      mainLog: join(rocketLogs, 'broker.log'),
+      ready: async () => {
+        if (!(await portOpen(HOST, ROCKETMQ_PORTS.grpc))) return false;
+        if (livePid(pidFile('namesrv')) === undefined) return portOpen(HOST, ROCKETMQ_PORTS.broker);
+        return proxyRoutes(BROKER_NAME);
+      },
+    },
+    {
+      name: 'namesrv',
+      ports: { namesrv: ROCKETMQ_PORTS.namesrv },
+      mainClass: 'org.apache.rocketmq.namesrv.NamesrvStartup',
+      args: () => ['-c', join(dirs.conf, 'namesrv.properties')],
+      heap: options.namesrvHeap ?? ['-Xms256m', '-Xmx512m'],
+      logback: 'rmq.namesrv.logback.xml',
+      mainLog: join(rocketLogs, 'namesrv.log'),
+      ready: async () => {
+        if (livePid(pidFile('broker')) === undefined) {
+          const r = await remotingCall(
+            settings.namesrv,
+            RequestCode.GET_BROKER_CLUSTER_INFO,
+            {},
+            undefined,
+            2_000,
+          );
+          return r.code === SUCCESS;
+        }
+        // The running broker re-registers within registerNameServerPeriod (10 s).
+        return namesrvListsBroker();
+      },
+    },
+  ];
+
+  function pidFile(name: string): string {
+    return join(dirs.run, `${name}.pid`);
+  }
+  function outFile(name: string): string {
+    return join(dirs.logs, `${name}.out`);
+  }
+
+  async function startNode(spec: NodeSpec): Promise<void> {
+    const pf = pidFile(spec.name);
+    if (livePid(pf) === undefined) {
+      const lib = await jars();
+      await waitPortsFree(spec, 20_000);
+      writeConfig();
+      const started = Date.now();
+      spawnDetached({
+        command: javaCommand(),
+        args: [...spec.heap, ...jvmArgs(lib, spec.logback), spec.mainClass, ...spec.args()],
+        env: javaEnv(),
+        cwd: base,
+        logFile: outFile(spec.name),
+        pidFile: pf,
+      });
+      await waitUntil(`rocketmq ${spec.name}`, spec.ready, {
+        timeoutMs: readyTimeoutMs,
+        pidFile: pf,
+        logFile: outFile(spec.name),
+      });
+      log(`rocketmq ${spec.name} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
+    await waitUntil(`rocketmq ${spec.name}`, spec.ready, {
+      timeoutMs: readyTimeoutMs,
+      pidFile: pf,
+      logFile: outFile(spec.name),
+    });
+  }
+
+  /**
+   * A killed JVM's pid can look dead (its main thread is a zombie) while its other threads still tear down and
+   * its sockets stay open for a moment: wait until every port of the node is closed.
+   */
+  async function waitPortsFree(spec: NodeSpec, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const busy: string[] = [];
+      for (const [portName, port] of Object.entries(spec.ports)) {
+        if (await portOpen(HOST, port, 500)) busy.push(`${port} (${portName})`);
+      }
+      if (busy.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `rocketmq ${spec.name}: port ${busy.join(', ')} in use by a process this kit does not track`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  async function stopNode(spec: NodeSpec): Promise<void> {
+    await stopGracefully(pidFile(spec.name), 30_000);
+    await waitPortsFree(spec, 20_000);
+  }
+
+  async function killNode(spec: NodeSpec): Promise<void> {
+    await killHard(pidFile(spec.name));
+    await waitPortsFree(spec, 20_000);
+  }
+
+  // One operation at a time per process (a promise chain) and across processes (a lock file).
+  let chain: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = chain.then(async () => {
+      mkdirSync(dirs.run, { recursive: true });
+      const lock = new FileLock(join(dirs.run, 'lock'));
+      await lock.acquire(15 * 60_000);
+      try {
+        return await fn();
+      } finally {
+        lock.release();
+      }
+    });
+    chain = run.catch(() => undefined);
+    return run;
+  }
+
+  const nodes: BrokerNode[] = specs.map((spec) => {
+    const node: BrokerNode = {
+      name: spec.name,
+      start: () => exclusive(() => startNode(spec)),
+      stop: () => exclusive(() => stopNode(spec)),
+      kill: () => killNode(spec),
+      restart: () =>
+        exclusive(async () => {
+          await stopNode(spec);
+          await startNode(spec);
+        }),
+      isRunning: async () => livePid(pidFile(spec.name)) !== undefined,
+      logTail: async (lines = 50) =>
+        `--- ${outFile(spec.name)} ---\n${await tailFile(outFile(spec.name), lines)}\n` +
+        `--- ${spec.mainLog} ---\n${await tailFile(spec.mainLog, lines)}`,
+    };
+    return node;
+  });
+
+  function nodeAt(index: number | undefined): BrokerNode {
+    const node = nodes[index ?? 0];
+    if (!node) throw new Error(`rocketmq: no node ${index} (0 = broker, 1 = namesrv)`);
+    return node;
+  }
+
+  let upPromise: Promise<void> | undefined;
+
+  const admin: RocketMqAdmin = {
+    async createTopic(name, topicOptions = {}) {
+      const queues = topicOptions.queues ?? 4;
+      const messageType = topicOptions.messageType ?? 'NORMAL';
+      await expectSuccess(
+        `createTopic ${name}`,
+        remotingCall(settings.broker, RequestCode.UPDATE_AND_CREATE_TOPIC, {
+          topic: name,
+          defaultTopic: 'TBW102',
+          readQueueNums: String(queues),
+          writeQueueNums: String(queues),
+          perm: '6',
+          topicFilterType: 'SINGLE_TAG',
+          topicSysFlag: '0',
+          order: 'false',
+          attributes: `+message.type=${messageType}`,
+          force: 'false',
+        }),
+      );
+      // The broker registers the topic with the name server on the create call; the proxy's cache follows.
+      await waitUntil(`rocketmq: proxy route for topic ${name}`, () => proxyRoutes(name), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+    },
+    async createGroup(name, groupOptions = {}) {
+      const body = {
+        groupName: name,
+        consumeEnable: true,
+        consumeFromMinEnable: false,
+        consumeBroadcastEnable: false,
+        consumeMessageOrderly: groupOptions.fifo ?? false,
+        retryQueueNums: 1,
+        retryMaxTimes: groupOptions.retryMaxTimes ?? 16,
+        brokerId: 0,
+        whichBrokerWhenConsumeSlowly: 1,
+        notifyConsumerIdsChangedEnable: true,
+        groupSysFlag: 0,
+        consumeTimeoutMinute: 15,
+      };
+      await expectSuccess(
+        `createGroup ${name}`,
+        remotingCall(
+          settings.broker,
+          RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+          {},
+          Buffer.from(JSON.stringify(body), 'utf8'),
+        ),
+      );
+    },
+    async deleteTopic(name) {
+      await expectSuccess(
+        `deleteTopic ${name} (broker)`,
+        remotingCall(settings.broker, RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }),
+      );
+      await expectSuccess(
+        `deleteTopic ${name} (name server)`,
+        remotingCall(settings.namesrv, RequestCode.DELETE_TOPIC_IN_NAMESRV, {
+          topic: name,
+          clusterName: CLUSTER_NAME,
+        }),
+      );
+      await waitUntil(`rocketmq: proxy forgets topic ${name}`, async () => !(await proxyRoutes(name)), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+    },
+    async deleteGroup(name) {
+      await expectSuccess(
+        `deleteGroup ${name}`,
+        remotingCall(settings.broker, RequestCode.DELETE_SUBSCRIPTIONGROUP, {
+          groupName: name,
+          cleanOffset: 'true',
+        }),
+      );
+    },
+    async topicExists(name) {
+      const r = await remotingCall(settings.namesrv, RequestCode.GET_ROUTEINFO_BY_TOPIC, {
+        topic: name,
+        acceptStandardJsonOnly: 'true',
+      });
+      if (r.code === SUCCESS) return true;
+      if (r.code === TOPIC_NOT_EXIST) return false;
+      throw new Error(`rocketmq admin: route of ${name} failed (code ${r.code}): ${r.remark ?? ''}`);
+    },
+    async mqadmin(...args) {
+      const lib = await jars();
+      mkdirSync(dirs.home, { recursive: true });
+      return new Promise<string>((resolve, reject) => {
+        const child = spawn(
+          javaCommand(),
+          [
+            '-Xms64m',
+            '-Xmx256m',
+            '-XX:+UseSerialGC',
+            '-XX:TieredStopAtLevel=1',
+            ...jvmArgs(lib, 'rmq.tools.logback.xml'),
+            'org.apache.rocketmq.tools.command.MQAdminStartup',
+            ...args,
+          ],
+          { env: javaEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let output = '';
+        child.stdout.on('data', (d: Buffer) => {
+          output += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          output += d.toString();
+        });
+        child.on('error', reject);
+        // MQAdminStartup exits 0 even when a sub-command fails: callers must read the output.
+        child.on('exit', (code) =>
+          code === 0
+            ? resolve(output)
+            : reject(new Error(`mqadmin ${args.join(' ')} (exit ${code}):\n${output}`)),
+        );
+      });
+    },
+  };
+
+  const brokerFixture: RocketMqBroker = {
+    kind: 'rocketmq',
+    version,
+    cluster,
+    nodes,
+    settings,
+    admin,
+    up() {
+      upPromise ??= exclusive(async () => {
+        const started = Date.now();
+        const namesrv = specs[1];
+        const broker = specs[0];
+        if (!namesrv || !broker) throw new Error('rocketmq: node specs missing');
+        await startNode(namesrv);
+        await startNode(broker);
+        log(
+          `rocketmq ${version} up in ${((Date.now() - started) / 1000).toFixed(1)} s (gRPC ${settings.endpoints})`,
+        );
+      }).finally(() => {
+        upPromise = undefined;
+      });
+      return upPromise;
+    },
+    down(downOptions = {}) {
+      return exclusive(async () => {
+        const namesrv = specs[1];
+        const broker = specs[0];
+        if (broker) await stopNode(broker);
+        if (namesrv) await stopNode(namesrv);
+        if (downOptions.wipe) {
+          for (const d of [dirs.conf, dirs.home, dirs.store, dirs.logs])
+            rmSync(d, { recursive: true, force: true });
+        }
+      });
+    },
+    kill: (node) => nodeAt(node).kill(),
+    restart: (node) => nodeAt(node).restart(),
+    async status(): Promise<BrokerStatus> {
+      const nodeStatus: NodeStatus[] = specs.map((spec) => {
+        const pid = livePid(pidFile(spec.name));
+        return {
+          name: spec.name,
+          running: pid !== undefined,
+          ...(pid !== undefined ? { pid } : {}),
+          ports: spec.ports,
+        };
+      });
+      return { kind: 'rocketmq', version, cluster, nodes: nodeStatus };
+    },
+  };
+  return brokerFixture;
+}
