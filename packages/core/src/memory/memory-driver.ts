@@ -252,6 +252,8 @@ class MemoryDriver implements Driver {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
   private closed = false;
+  /** Open subscriptions: closing the driver closes them, as a dropped connection would. */
+  private readonly open = new Set<DriverSubscription>();
 
   constructor(
     readonly broker: MemoryBroker,
@@ -368,11 +370,12 @@ class MemoryDriver implements Driver {
       const i = q.consumers.indexOf(consumer);
       if (i >= 0) q.consumers.splice(i, 1);
     };
-    return {
+    const subscription: DriverSubscription = {
       stop: async () => {
         consumer.stopped = true;
       },
       close: async () => {
+        this.open.delete(subscription);
         if (consumer.closed) return;
         consumer.stopped = true;
         consumer.closed = true;
@@ -382,6 +385,8 @@ class MemoryDriver implements Driver {
         q.schedule();
       },
     };
+    this.open.add(subscription);
+    return subscription;
   }
 
   health(): Health {
@@ -397,6 +402,7 @@ class MemoryDriver implements Driver {
 
   async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.open].map((s) => s.close()));
   }
 }
 

@@ -1,0 +1,45 @@
+// What the suite needs to know about an adapter to certify it. Third parties export one of these from a module
+// and run `npm run conformance -- --adapter ./path/to/module.js`.
+import type { Broker, BrokerKind, BrokerSettings } from '@lossless/brokers';
+import type { Driver } from '@lossless/core/driver';
+
+export interface DriverRequest {
+  /** Connection settings of the broker the kit (or the environment) provides; undefined for in-process drivers. */
+  settings: BrokerSettings | undefined;
+  /** Connect through this address instead of the broker's own (a fault proxy, or a port where nothing listens). */
+  route?: { host: string; port: number };
+}
+
+/** A network between one client and the broker that a case can cut and restore. */
+export interface FaultyLink {
+  driver: Driver;
+  /** 'blackhole': bytes stop, sockets stay open (nothing calls back); 'reset': connections drop and are refused. */
+  cut(mode: 'blackhole' | 'reset'): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConformanceAdapter {
+  /** Shown in the report, e.g. "rabbitmq". */
+  name: string;
+  /** The broker the kit must bring up (absent for in-process drivers such as the memory driver). */
+  broker?: { kind: BrokerKind; nodes?: 1 | 3; version?: string };
+  /** A fresh, unconnected driver. Called once per bus a case opens. */
+  createDriver(request: DriverRequest): Driver | Promise<Driver>;
+  /**
+   * A driver whose network the suite can cut (F3, F5, F6, L1). Default: the kit's TCP fault proxy in front of the
+   * broker's first client port, passed as `route`. In-process drivers provide their own or leave it out (the
+   * cases are then skipped with that reason).
+   */
+  createFaultyLink?(settings: BrokerSettings | undefined): Promise<FaultyLink>;
+  /**
+   * A module that exports this adapter as `adapter`, importable in a child process (R1, F7 kill a consumer or a
+   * producer process with SIGKILL). Absent: those cases are skipped with that reason.
+   */
+  module?: string;
+  /** How long a case waits for deliveries before it counts the missing as lost, ms. Default 30,000. */
+  deliveryTimeoutMs?: number;
+}
+
+/** What a case gets to control the broker process, when the kit runs it. */
+export type BrokerControl = Pick<Broker, 'kill' | 'restart' | 'status' | 'settings'>;

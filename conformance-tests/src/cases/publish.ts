@@ -1,0 +1,304 @@
+// P1–P11: what a publish promises — bytes and headers round-trip, validation before sending, a durable confirm
+// that survives SIGKILL of the broker, typed errors (unroutable, cancelled, too large, closed), per-entry batch
+// results, no loss under concurrency, per-key order.
+import type { Delivery } from '@lossless/core';
+import { check, expectCode, skipUnless } from '../context.js';
+import { Ledger } from '../ledger.js';
+import type { ConformanceCase } from './case.js';
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+export const publishCases: ConformanceCase[] = [
+  {
+    id: 'P1',
+    title: 'bodies round-trip byte for byte (empty, binary, UTF-8, large)',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const large = new Uint8Array(Math.min(1024 * 1024, Math.floor(ctx.capabilities.maxMessageBytes / 2)));
+      for (let i = 0; i < large.length; i++) large[i] = (i * 7919) & 0xff;
+      const bodies: Record<string, Uint8Array> = {
+        empty: new Uint8Array(0),
+        binary: Uint8Array.from({ length: 256 }, (_, i) => i),
+        utf8: new TextEncoder().encode('Grüße, 世界, 🚚 — ñ'),
+        large,
+      };
+      const ids: Record<string, string> = {};
+      for (const [name, body] of Object.entries(bodies)) ids[name] = (await bus.publish(topic, { body })).id;
+      const got = new Map<string, Uint8Array>();
+      const ledger = new Ledger();
+      ledger.expect(Object.values(ids));
+      await ctx.consume(bus, topic, 's', ledger, { handler: (d) => void got.set(d.id, d.body) });
+      await ctx.expectAllDelivered(ledger);
+      for (const [name, body] of Object.entries(bodies)) {
+        const received = got.get(ids[name]!);
+        check(
+          received && sameBytes(received, body),
+          `the ${name} body (${body.byteLength} bytes) changed in transit`,
+        );
+      }
+    },
+  },
+  {
+    id: 'P2',
+    title: 'headers round-trip (unicode included); id, key and timestamp are preserved',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const headers = {
+        type: 'OrderPaid',
+        'ünïcödé-name': 'välüe ✓ 世界',
+        empty: '',
+        'Case-Sensitive': 'Yes',
+      };
+      const timestamp = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+      const id = ctx.name('id');
+      await bus.publish(topic, { id, key: 'customer-ü-7', headers, timestamp, body: 'x' });
+      const ledger = new Ledger();
+      ledger.attempt(id);
+      ledger.confirm(id);
+      let got: Delivery | undefined;
+      await ctx.consume(bus, topic, 's', ledger, {
+        handler: (d) => {
+          got = d;
+        },
+      });
+      await ctx.expectAllDelivered(ledger);
+      check(got, 'nothing was delivered');
+      check(got.id === id, `id changed: ${got.id}`);
+      check(got.key === 'customer-ü-7', `key changed: ${got.key}`);
+      check(got.timestamp === timestamp, `timestamp changed: ${got.timestamp} (sent ${timestamp})`);
+      for (const [k, v] of Object.entries(headers)) {
+        check(
+          got.headers[k] === v,
+          `header ${k} arrived as ${JSON.stringify(got.headers[k])}, sent ${JSON.stringify(v)}`,
+        );
+      }
+    },
+  },
+  {
+    id: 'P3',
+    title: 'invalid names and headers are rejected before anything is sent',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const before = bus.spy.sends;
+      await expectCode(
+        bus.publish('bad name!', { body: 'x' }),
+        'INVALID_ARGUMENT',
+        'a topic name with a space',
+      );
+      await expectCode(bus.publish('', { body: 'x' }), 'INVALID_ARGUMENT', 'an empty topic name');
+      await expectCode(bus.publish('a.b', { body: 'x' }), 'INVALID_ARGUMENT', 'a topic name with a dot');
+      await expectCode(
+        bus.publish(topic, { body: 'x', headers: { n: 1 as unknown as string } }),
+        'INVALID_ARGUMENT',
+        'a number as a header value',
+      );
+      await expectCode(
+        bus.publish(topic, { body: 'x', headers: { 'x-lossless-id': 'forged' } }),
+        'INVALID_ARGUMENT',
+        'a reserved header',
+      );
+      await expectCode(
+        bus.publish(topic, { body: 'x', headers: { 'a\nb': 'x' } }),
+        'INVALID_ARGUMENT',
+        'a header name with a newline',
+      );
+      await expectCode(
+        bus.publish(topic, { body: 'x', id: 'has space' }),
+        'INVALID_ARGUMENT',
+        'an id with a space',
+      );
+      await expectCode(
+        bus.declare({ topics: [{ name: 'bad/topic' }] }),
+        'INVALID_ARGUMENT',
+        'declaring an invalid topic name',
+      );
+      check(bus.spy.sends === before, `the driver was asked to send ${bus.spy.sends - before} times`);
+    },
+  },
+  {
+    id: 'P4',
+    title: 'publish resolves only after a durable confirm: resolved messages survive SIGKILL of the broker',
+    category: 'publish',
+    timeoutMs: 300_000,
+    async run(ctx) {
+      const broker = ctx.requireBroker('killing the broker');
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const ledger = new Ledger();
+      await ctx.publishMany(bus, topic, 500, ledger, { callers: 32 });
+      check(ledger.confirmed.size === 500, `only ${ledger.confirmed.size} of 500 confirmed before the kill`);
+      await broker.kill();
+      await broker.restart();
+      const consumer = await ctx.bus({ connectTimeoutMs: 60_000 });
+      await ctx.consume(consumer, topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger);
+    },
+  },
+  {
+    id: 'P5',
+    title: 'an unroutable message is a typed error (UNROUTABLE) for that message',
+    category: 'publish',
+    async run(ctx) {
+      skipUnless(
+        ctx.capabilities.unroutable,
+        'the broker keeps every message of a topic (a log): there is no unroutable message',
+      );
+      const bus = await ctx.bus();
+      const topic = ctx.name('lonely');
+      await bus.declare({ topics: [{ name: topic }] });
+      await expectCode(
+        bus.publish(topic, { body: 'x' }),
+        'UNROUTABLE',
+        'publish to a topic with no subscription',
+      );
+      // The same bus still publishes routable messages.
+      const routed = await ctx.topic(bus, 'routed', ['s']);
+      await bus.publish(routed.topic, { body: 'y' });
+    },
+  },
+  {
+    id: 'P6',
+    title: 'a batch publish reports one result per entry',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const ids = [0, 1, 2, 3, 4].map((i) => ctx.name(`b${i}`));
+      const results = await bus.publishBatch(topic, [
+        { id: ids[0]!, body: 'a' },
+        { id: ids[1]!, body: 'b', headers: { bad: 7 as unknown as string } },
+        { id: ids[2]!, body: 'c' },
+        { id: ids[3]!, body: new Uint8Array(ctx.capabilities.maxMessageBytes + 1) },
+        { id: ids[4]!, body: 'e' },
+      ]);
+      check(results.length === 5, `${results.length} results for 5 entries`);
+      const shape = results.map((r) => (r.ok ? 'ok' : r.error.code)).join(',');
+      check(shape === 'ok,INVALID_ARGUMENT,ok,TOO_LARGE,ok', `per-entry results were ${shape}`);
+      const ledger = new Ledger();
+      ledger.expect([ids[0]!, ids[2]!, ids[4]!]);
+      await ctx.consume(bus, topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger, { maxDuplicates: 0 });
+    },
+  },
+  {
+    id: 'P7',
+    title: '10,000 messages from 50 concurrent callers: none lost',
+    category: 'publish',
+    timeoutMs: 300_000,
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s'], { partitions: 4 });
+      const ledger = new Ledger();
+      await ctx.consume(bus, topic, 's', ledger, { concurrency: 64, prefetch: 256 });
+      await ctx.publishMany(bus, topic, 10_000, ledger, {
+        callers: 50,
+        message: (i) => ({ body: `order ${i}`, key: `customer-${i % 97}` }),
+      });
+      check(
+        ledger.confirmed.size === 10_000,
+        `${ledger.rejected.size} publishes were rejected: ${[...new Set(ledger.rejected.values())].join(', ')}`,
+      );
+      await ctx.expectAllDelivered(ledger);
+    },
+  },
+  {
+    id: 'P8',
+    title: 'an aborted signal rejects with CANCELLED',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const aborted = new AbortController();
+      aborted.abort(new Error('caller gave up'));
+      await expectCode(
+        bus.publish(topic, { body: 'x' }, { signal: aborted.signal }),
+        'CANCELLED',
+        'an aborted signal',
+      );
+      const late = new AbortController();
+      const p = bus.publish(topic, { body: 'y' }, { signal: late.signal });
+      late.abort();
+      // Aborted after the call: CANCELLED, or confirmed if the confirm won the race — never a hang.
+      const outcome = await p.then(
+        () => 'confirmed',
+        (e: { code?: string }) => e.code,
+      );
+      check(outcome === 'CANCELLED' || outcome === 'confirmed', `an abort in flight ended as ${outcome}`);
+    },
+  },
+  {
+    id: 'P9',
+    title: 'an oversized payload is rejected with TOO_LARGE',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const before = bus.spy.sends;
+      await expectCode(
+        bus.publish(topic, { body: new Uint8Array(ctx.capabilities.maxMessageBytes + 1) }),
+        'TOO_LARGE',
+        `a body of maxMessageBytes + 1 (${ctx.capabilities.maxMessageBytes + 1} bytes)`,
+      );
+      check(bus.spy.sends === before, 'the oversized message was handed to the driver');
+    },
+  },
+  {
+    id: 'P10',
+    title: 'publish after close rejects with CLOSED; closing twice is harmless',
+    category: 'publish',
+    async run(ctx) {
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      await bus.publish(topic, { body: 'before' });
+      await bus.close();
+      await bus.close();
+      await expectCode(bus.publish(topic, { body: 'after' }), 'CLOSED', 'publish after close');
+    },
+  },
+  {
+    id: 'P11',
+    title: 'messages with the same key keep their publish order',
+    category: 'publish',
+    async run(ctx) {
+      skipUnless(ctx.capabilities.keyOrdering, 'the broker cannot keep the order of a key');
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s'], { partitions: 4, ordering: 'key' });
+      const keys = ['a', 'b', 'c', 'd', 'e'];
+      const ledger = new Ledger();
+      // Pipelined: every publish is issued before any confirm, in order per key.
+      const tag = ctx.name('m');
+      await Promise.all(
+        Array.from({ length: 500 }, (_, i) => {
+          const id = `${tag}-${i}`;
+          ledger.attempt(id);
+          return bus.publish(topic, { id, key: keys[i % keys.length]!, body: String(i) }).then(
+            () => ledger.confirm(id),
+            (e: { code?: string }) => ledger.reject(id, e.code ?? 'UNKNOWN'),
+          );
+        }),
+      );
+      check(ledger.confirmed.size === 500, `${ledger.rejected.size} of 500 publishes were rejected`);
+      const seen = new Map<string, number[]>();
+      await ctx.consume(bus, topic, 's', ledger, {
+        concurrency: 1,
+        handler: (d) => {
+          if (d.attempt === 1) seen.set(d.key!, [...(seen.get(d.key!) ?? []), Number(d.text())]);
+        },
+      });
+      await ctx.expectAllDelivered(ledger);
+      for (const k of keys) {
+        const seq = seen.get(k) ?? [];
+        const sorted = [...seq].sort((x, y) => x - y);
+        check(seq.join() === sorted.join(), `key ${k} arrived out of order: ${seq.slice(0, 20).join(' ')}…`);
+      }
+    },
+  },
+];

@@ -1,0 +1,320 @@
+// What every case gets: buses it may open (closed for it afterwards), unique names, the ledger helpers that
+// publish and consume with exact accounting, a spy on the driver, and — when the kit runs the broker — the
+// controls to kill and restart it.
+import type { BrokerSettings } from '@lossless/brokers';
+import {
+  type Bus,
+  type BusSubscribeOptions,
+  type ConnectOptions,
+  connect,
+  type Delivery,
+  type Handler,
+  LosslessError,
+  type OutgoingMessage,
+  type Subscription,
+  silentLogger,
+  type Topology,
+} from '@lossless/core';
+import type { Capabilities, Driver, DriverDelivery } from '@lossless/core/driver';
+import type { BrokerControl, ConformanceAdapter, FaultyLink } from './adapter.js';
+import { Ledger, type LedgerSummary } from './ledger.js';
+
+/** A case failed: the message says what a user would have observed. */
+export class ConformanceFailure extends Error {
+  override readonly name = 'ConformanceFailure';
+}
+
+/** A case cannot run for this adapter; the reason goes into the report. */
+export class CaseSkipped extends Error {
+  override readonly name = 'CaseSkipped';
+}
+
+/** Skips the case with `reason` (a capability the adapter lacks) unless `condition` holds. */
+export function skipUnless(condition: unknown, reason: string): asserts condition {
+  if (!condition) throw new CaseSkipped(reason);
+}
+
+export function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new ConformanceFailure(message);
+}
+
+/** Expects `promise` to reject with a LosslessError of `code`; returns the error. */
+export async function expectCode(
+  promise: Promise<unknown>,
+  code: string,
+  what: string,
+): Promise<LosslessError> {
+  let outcome: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    outcome = error;
+  }
+  check(outcome !== undefined, `${what}: expected a ${code} error, but it succeeded`);
+  check(
+    outcome instanceof LosslessError,
+    `${what}: expected a LosslessError ${code}, got ${outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : String(outcome)}`,
+  );
+  check(outcome.code === code, `${what}: expected ${code}, got ${outcome.code} (${outcome.message})`);
+  return outcome;
+}
+
+/** Counts what core asks of the driver, for cases that check the driver was (not) used. */
+export interface DriverSpy {
+  sends: number;
+  recordsSent: number;
+  /** Deliveries handed out and not yet settled, per subscribe call, and the most ever at once. */
+  unsettled: number;
+  maxUnsettled: number;
+  prefetch: number;
+}
+
+function spy(driver: Driver): { driver: Driver; spy: DriverSpy } {
+  const s: DriverSpy = { sends: 0, recordsSent: 0, unsettled: 0, maxUnsettled: 0, prefetch: 0 };
+  const wrapped: Driver = {
+    name: driver.name,
+    capabilities: driver.capabilities,
+    connect: (signal) => driver.connect(signal),
+    declare: (t) => driver.declare(t),
+    send: (topic, records) => {
+      s.sends++;
+      s.recordsSent += records.length;
+      return driver.send(topic, records);
+    },
+    subscribe: (options, sink) => {
+      s.prefetch = Math.max(s.prefetch, options.prefetch);
+      return driver.subscribe(options, (d) => {
+        s.unsettled++;
+        s.maxUnsettled = Math.max(s.maxUnsettled, s.unsettled);
+        let done = false;
+        const settle =
+          <A extends unknown[]>(f: (...a: A) => Promise<void>) =>
+          (...a: A) => {
+            if (!done) {
+              done = true;
+              s.unsettled--;
+            }
+            return f(...a);
+          };
+        const tracked: DriverDelivery = {
+          id: d.id,
+          key: d.key,
+          headers: d.headers,
+          body: d.body,
+          timestamp: d.timestamp,
+          attempt: d.attempt,
+          ack: settle(() => d.ack()),
+          nack: settle((o: { delayMs: number; error: string }) => d.nack(o)),
+          deadLetter: settle((o: { error: string }) => d.deadLetter(o)),
+        };
+        sink(tracked);
+      });
+    },
+    health: () => driver.health(),
+    classify: (e) => driver.classify(e),
+    close: () => driver.close(),
+  };
+  return { driver: wrapped, spy: s };
+}
+
+export interface PublishManyOptions {
+  /** Concurrent callers, each awaiting its publish. Default 16. */
+  callers?: number;
+  /** Builds message i; its id is set by the ledger. */
+  message?: (i: number) => Omit<OutgoingMessage, 'id'>;
+  /** Stop early (e.g. a fault is being injected) — remaining messages are not attempted. */
+  until?: () => boolean;
+  /** Called after each confirm, with the count so far. */
+  onConfirm?: (confirmed: number) => void;
+}
+
+export interface ConsumeOptions extends BusSubscribeOptions {
+  /** Runs before the delivery counts as received; throw to fail it. */
+  handler?: Handler;
+}
+
+let counter = 0;
+
+export class CaseContext {
+  readonly buses: Bus[] = [];
+  readonly links: FaultyLink[] = [];
+  readonly subscriptions: Subscription[] = [];
+  readonly cleanups: (() => Promise<unknown>)[] = [];
+  figures: Partial<LedgerSummary> = {};
+  readonly deliveryTimeoutMs: number;
+  private readonly prefix: string;
+  private batches = 0;
+
+  constructor(
+    readonly caseId: string,
+    readonly adapter: ConformanceAdapter,
+    readonly capabilities: Capabilities,
+    readonly settings: BrokerSettings | undefined,
+    readonly broker: BrokerControl | undefined,
+  ) {
+    this.deliveryTimeoutMs = adapter.deliveryTimeoutMs ?? 30_000;
+    this.prefix = `lc-${caseId.toLowerCase()}-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}${(counter++).toString(36)}`;
+  }
+
+  /** A name unique to this case and run (portable: letters, digits, '-'). */
+  name(suffix: string): string {
+    return `${this.prefix}-${suffix}`;
+  }
+
+  requireBroker(what: string): BrokerControl {
+    skipUnless(this.capabilities.externalProcess, `${what}: the broker runs inside the test process`);
+    skipUnless(
+      this.broker,
+      `${what}: the broker is not run by the kit here (external brokers cannot be killed)`,
+    );
+    return this.broker;
+  }
+
+  /** Opens a bus on a fresh driver (spied); it is closed after the case. */
+  async bus(options: ConnectOptions & { driver?: Driver } = {}): Promise<Bus & { spy: DriverSpy }> {
+    const raw = options.driver ?? (await this.adapter.createDriver({ settings: this.settings }));
+    const { driver, spy: s } = spy(raw);
+    const bus = await connect(driver, { logger: silentLogger, ...options });
+    this.buses.push(bus);
+    return Object.assign(bus, { spy: s });
+  }
+
+  /** A driver behind a network the case can cut; closed after the case. */
+  async faultyLink(): Promise<FaultyLink> {
+    const create = this.adapter.createFaultyLink;
+    skipUnless(create, 'no way to cut the network to this broker (the adapter gives no faulty link)');
+    const link = await create.call(this.adapter, this.settings);
+    this.links.push(link);
+    return link;
+  }
+
+  /** Declares one topic and the named subscriptions on it. */
+  async topic(
+    bus: Bus,
+    suffix: string,
+    subscriptions: string[],
+    extra: { partitions?: number; maxDeliveries?: number; ordering?: 'none' | 'key' } = {},
+  ): Promise<{ topic: string; subs: string[] }> {
+    const topic = this.name(suffix);
+    const topology: Topology = {
+      topics: [
+        {
+          name: topic,
+          ...(extra.partitions ? { partitions: extra.partitions } : {}),
+          ...(extra.ordering ? { ordering: extra.ordering } : {}),
+        },
+      ],
+      subscriptions: subscriptions.map((name) => ({
+        name,
+        topic,
+        ...(extra.maxDeliveries ? { maxDeliveries: extra.maxDeliveries } : {}),
+      })),
+    };
+    await bus.declare(topology);
+    return { topic, subs: subscriptions };
+  }
+
+  /** Publishes `count` messages with unique ids and records each outcome in the ledger. */
+  async publishMany(
+    bus: Bus,
+    topic: string,
+    count: number,
+    ledger: Ledger,
+    options: PublishManyOptions = {},
+  ) {
+    let next = 0;
+    const callers = Math.max(1, Math.min(options.callers ?? 16, count));
+    const tag = this.name(`m${this.batches++}`);
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (;;) {
+          if (options.until?.()) return;
+          const i = next++;
+          if (i >= count) return;
+          const id = `${tag}-${i}`;
+          ledger.attempt(id);
+          const body = options.message?.(i) ?? { body: `message ${i}` };
+          try {
+            await bus.publish(topic, { ...body, id });
+            ledger.confirm(id);
+            options.onConfirm?.(ledger.confirmed.size);
+          } catch (error) {
+            ledger.reject(id, error instanceof LosslessError ? error.code : 'NOT_A_LOSSLESS_ERROR');
+          }
+        }
+      }),
+    );
+  }
+
+  /** Subscribes and records every delivery in the ledger once the handler (if any) resolved. */
+  async consume(bus: Bus, topic: string, subscription: string, ledger: Ledger, options: ConsumeOptions = {}) {
+    const { handler, ...rest } = options;
+    const sub = await bus.subscribe(
+      topic,
+      subscription,
+      async (d: Delivery, c) => {
+        if (handler) await handler(d, c);
+        ledger.receive(d.id);
+      },
+      { concurrency: 16, ...rest },
+    );
+    this.subscriptions.push(sub);
+    return sub;
+  }
+
+  /** Waits until every confirmed message was received (or the delivery timeout) and checks the ledger. */
+  async expectAllDelivered(ledger: Ledger, options: { maxDuplicates?: number; what?: string } = {}) {
+    await ledger.until(() => ledger.complete, this.deliveryTimeoutMs);
+    this.checkLedger(ledger, options);
+  }
+
+  checkLedger(ledger: Ledger, options: { maxDuplicates?: number; what?: string } = {}) {
+    const s = ledger.summary();
+    this.figures = s;
+    const what = options.what ? `${options.what}: ` : '';
+    check(s.lost === 0, `${what}${s.lost} of ${s.confirmed} confirmed messages were never delivered (lost)`);
+    check(s.phantom === 0, `${what}${s.phantom} delivered messages were never published (phantom)`);
+    if (options.maxDuplicates !== undefined) {
+      check(
+        s.duplicates <= options.maxDuplicates,
+        `${what}${s.duplicates} duplicate deliveries, more than the case's bound of ${options.maxDuplicates}`,
+      );
+    }
+  }
+
+  /**
+   * Proves that nothing more arrives for `subscription`: publishes a sentinel and waits for it. Messages that
+   * would be redelivered come back before a message published after them, so the sentinel bounds the wait by an
+   * event rather than a sleep. Returns the ids that arrived before the sentinel.
+   */
+  async drainUntilSentinel(bus: Bus, topic: string, subscription: string): Promise<string[]> {
+    const sentinel = this.name('sentinel');
+    const ledger = new Ledger();
+    const seen: string[] = [];
+    await bus.publish(topic, { id: sentinel, body: 'sentinel' });
+    const sub = await this.consume(bus, topic, subscription, ledger, {
+      concurrency: 1,
+      handler: (d) => {
+        if (d.id !== sentinel) seen.push(d.id);
+      },
+    });
+    const arrived = await ledger.until(() => ledger.received.has(sentinel), this.deliveryTimeoutMs);
+    await sub.close();
+    check(arrived, `the sentinel published after the case never arrived on '${subscription}'`);
+    return seen;
+  }
+
+  /** A consumer that dies without settling anything: its driver is closed under it, as in a crash. */
+  async crash(bus: Bus): Promise<void> {
+    await bus.driver.close();
+  }
+
+  async cleanup(): Promise<void> {
+    const withTimeout = (p: Promise<unknown>) =>
+      Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await Promise.all(this.subscriptions.map((s) => withTimeout(s.close())));
+    await Promise.all(this.buses.map((b) => withTimeout(b.close())));
+    await Promise.all(this.links.map((l) => withTimeout(l.close())));
+    for (const c of this.cleanups) await withTimeout(c());
+  }
+}

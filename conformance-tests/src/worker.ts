@@ -1,0 +1,67 @@
+// A consumer or producer in its own process, so that a case can SIGKILL it (R1, F7). The parent passes the
+// adapter module and the broker settings in LOSSLESS_CONFORMANCE_WORKER; the worker reports what it did over IPC.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { BrokerSettings } from '@lossless/brokers';
+import { connect, silentLogger } from '@lossless/core';
+import type { ConformanceAdapter } from './adapter.js';
+
+export interface WorkerSpec {
+  adapterModule: string;
+  settings: BrokerSettings | undefined;
+  role: 'hold-consumer';
+  topic: string;
+  subscription: string;
+  /** Deliveries the consumer takes and never settles. */
+  hold: number;
+}
+
+export type WorkerEvent =
+  | { type: 'ready' }
+  | { type: 'received'; id: string }
+  | { type: 'error'; message: string };
+
+/** Starts a worker process; `onEvent` sees what it reports. */
+export function startWorker(spec: WorkerSpec, onEvent: (e: WorkerEvent) => void) {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--conditions=@lossless/source', '--import', 'tsx'],
+    env: { ...process.env, LOSSLESS_CONFORMANCE_WORKER: JSON.stringify(spec) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.on('message', (m) => onEvent(m as WorkerEvent));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    /** SIGKILL: no goodbye to the broker beyond what the kernel does for a dead process's sockets. */
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function main(spec: WorkerSpec): Promise<void> {
+  const send = (e: WorkerEvent) => process.send?.(e);
+  const mod = (await import(spec.adapterModule)) as { adapter: ConformanceAdapter };
+  const bus = await connect(await mod.adapter.createDriver({ settings: spec.settings }), {
+    logger: silentLogger,
+  });
+  await bus.subscribe(
+    spec.topic,
+    spec.subscription,
+    async (d) => {
+      send({ type: 'received', id: d.id });
+      await new Promise(() => {}); // held until the process dies
+    },
+    { concurrency: spec.hold, prefetch: spec.hold },
+  );
+  send({ type: 'ready' });
+}
+
+const raw = process.env.LOSSLESS_CONFORMANCE_WORKER;
+if (raw && process.send) {
+  main(JSON.parse(raw) as WorkerSpec).catch((error: unknown) => {
+    process.send?.({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    process.exitCode = 1;
+  });
+}
