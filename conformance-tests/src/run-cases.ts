@@ -5,7 +5,7 @@ import type { Capabilities } from '@lossless/core/driver';
 import type { BrokerControl, ConformanceAdapter } from './adapter.js';
 import type { ConformanceCase } from './cases/case.js';
 import { catalog } from './catalog.js';
-import { CaseContext, CaseSkipped } from './context.js';
+import { CaseContext, CaseSkipped, ConformanceFailure } from './context.js';
 import type { CaseResult } from './report.js';
 
 export interface RunTarget {
@@ -29,8 +29,21 @@ export async function runCase(
   const ctx = new CaseContext(c.id, target.adapter, capabilities, target.settings, target.broker);
   const started = Date.now();
   let result: CaseResult;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await c.run(ctx);
+    const limit = c.timeoutMs ?? 120_000;
+    await Promise.race([
+      c.run(ctx),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new ConformanceFailure(`the case did not finish within ${limit} ms (something waited forever)`),
+            ),
+          limit,
+        );
+      }),
+    ]);
     result = { id: c.id, title: c.title, status: 'passed', durationMs: 0, ...ctx.figures };
   } catch (error) {
     if (error instanceof CaseSkipped) {
@@ -40,6 +53,7 @@ export async function runCase(
       result = { id: c.id, title: c.title, status: 'failed', reason, durationMs: 0, ...ctx.figures };
     }
   } finally {
+    clearTimeout(timer);
     await ctx.cleanup();
   }
   result.durationMs = Date.now() - started;

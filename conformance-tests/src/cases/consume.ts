@@ -251,7 +251,11 @@ export const consumeCases: ConformanceCase[] = [
         got,
         `the poison message never reached the dead-letter destination (${poisonCalls} deliveries seen)`,
       );
-      await goodDone.promise;
+      const goodArrived = await Promise.race([
+        goodDone.promise.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ctx.deliveryTimeoutMs)),
+      ]);
+      check(goodArrived, 'the healthy message published before the poison one was never handled');
       check(got.id === poison.id, `the dead letter has another id: ${got.id}`);
       check(got.text() === 'poison', 'the dead letter body differs');
       check(got.headers.type === 'Bad' && got.headers.ü === '✓', 'the dead letter lost its headers');

@@ -89,8 +89,11 @@ export const faultCases: ConformanceCase[] = [
         onConfirm: (n) => {
           if (n === 100) {
             cutDone = (async () => {
+              // The fault itself lasts a while — that is the case: first silence, then dropped connections.
               await link.cut('blackhole');
-              await new Promise((r) => setTimeout(r, 5_000)); // the fault itself lasts a while: that is the case
+              await new Promise((r) => setTimeout(r, 3_000));
+              await link.cut('reset');
+              await new Promise((r) => setTimeout(r, 3_000));
               await link.restore();
             })();
           }

@@ -169,6 +169,50 @@ class MemoryDelivery implements DriverDelivery {
   }
 }
 
+/**
+ * The network between one driver and the in-memory broker, for tests that cut it. While cut, sends either wait
+ * for the network to come back ('blackhole': like bytes held in a dead TCP connection) or fail with UNAVAILABLE
+ * ('reset'), and health reports 'disconnected'. Consuming is not affected.
+ */
+export class MemoryNetwork {
+  private mode: 'up' | 'blackhole' | 'reset' = 'up';
+  private changed = Date.now();
+  private held: { go: () => void; fail: (e: LosslessError) => void }[] = [];
+
+  get state(): 'up' | 'blackhole' | 'reset' {
+    return this.mode;
+  }
+
+  get since(): number {
+    return this.changed;
+  }
+
+  cut(mode: 'blackhole' | 'reset'): void {
+    this.mode = mode;
+    this.changed = Date.now();
+    if (mode === 'reset') for (const h of this.held.splice(0)) h.fail(unavailable('connection reset'));
+  }
+
+  restore(): void {
+    this.mode = 'up';
+    this.changed = Date.now();
+    for (const h of this.held.splice(0)) h.go();
+  }
+
+  /** Runs `f` when the network lets it through. */
+  pass<T>(f: () => Promise<T>): Promise<T> {
+    if (this.mode === 'up') return f();
+    if (this.mode === 'reset') return Promise.reject(unavailable('connection reset'));
+    return new Promise<T>((resolve, reject) => {
+      this.held.push({ go: () => f().then(resolve, reject), fail: reject });
+    });
+  }
+}
+
+function unavailable(why: string): LosslessError {
+  return new LosslessError(ErrorCode.UNAVAILABLE, `the in-memory broker is unreachable: ${why}`, { broker: 'memory' });
+}
+
 /** One in-process broker. Drivers connected to the same broker share its topics and subscriptions. */
 export class MemoryBroker {
   readonly topics = new Map<string, { spec: NormalizedTopic; subscriptions: Set<SubscriptionQueue> }>();
@@ -246,6 +290,8 @@ export interface MemoryDriverOptions {
   broker?: MemoryBroker;
   /** Largest message accepted, bytes. Default 4 MiB (the smallest default of the real brokers). */
   maxMessageBytes?: number;
+  /** A network a test can cut between this driver and the broker. */
+  network?: MemoryNetwork;
 }
 
 class MemoryDriver implements Driver {
@@ -258,6 +304,7 @@ class MemoryDriver implements Driver {
   constructor(
     readonly broker: MemoryBroker,
     maxMessageBytes: number,
+    private readonly network: MemoryNetwork,
   ) {
     this.capabilities = {
       maxMessageBytes,
@@ -294,7 +341,11 @@ class MemoryDriver implements Driver {
     this.broker.declare(topology);
   }
 
-  async send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+  send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+    return this.network.pass(() => this.store(topic, records));
+  }
+
+  private async store(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
     this.check();
     const t = this.broker.topics.get(topic);
     const outcomes: SendOutcome[] = [];
@@ -391,6 +442,9 @@ class MemoryDriver implements Driver {
 
   health(): Health {
     if (this.closed) return { state: 'closed', since: this.broker.since };
+    if (this.network.state !== 'up') {
+      return { state: 'disconnected', reason: `network ${this.network.state}`, since: this.network.since };
+    }
     return this.broker.isReachable
       ? { state: 'connected', since: this.broker.since }
       : { state: 'disconnected', reason: 'broker unreachable', since: this.broker.since };
@@ -408,5 +462,9 @@ class MemoryDriver implements Driver {
 
 /** A driver for an in-process broker. Pass the same `broker` to several drivers to share it. */
 export function memoryDriver(options: MemoryDriverOptions = {}): Driver & { readonly broker: MemoryBroker } {
-  return new MemoryDriver(options.broker ?? new MemoryBroker(), options.maxMessageBytes ?? 4 * 1024 * 1024);
+  return new MemoryDriver(
+    options.broker ?? new MemoryBroker(),
+    options.maxMessageBytes ?? 4 * 1024 * 1024,
+    options.network ?? new MemoryNetwork(),
+  );
 }

@@ -1,0 +1,37 @@
+// The default faulty link for adapters whose broker is a separate process: the kit's TCP fault proxy in front
+// of the broker's client port, and a driver routed through it. While cut, new connections are refused; a
+// 'blackhole' keeps existing connections open and silent, a 'reset' drops them.
+import { type BrokerSettings, createFaultProxy } from '@lossless/brokers';
+import type { ConformanceAdapter, FaultyLink } from './adapter.js';
+
+/** The first client address in the settings, host and port. */
+export function clientAddress(settings: BrokerSettings): { host: string; port: number } {
+  const first =
+    settings.kind === 'rabbitmq'
+      ? new URL(settings.urls[0]!).host
+      : settings.kind === 'kafka'
+        ? settings.brokers[0]!
+        : settings.endpoints;
+  const [host, port] = first.split(':');
+  return { host: host!, port: Number(port) };
+}
+
+export async function proxyLink(
+  adapter: ConformanceAdapter,
+  settings: BrokerSettings | undefined,
+): Promise<FaultyLink> {
+  if (!settings) throw new Error(`adapter ${adapter.name} has no broker settings to put a proxy in front of`);
+  const proxy = await createFaultProxy({ target: clientAddress(settings), refuseWhileCut: true });
+  const driver = await adapter.createDriver({ settings, route: { host: proxy.host, port: proxy.port } });
+  return {
+    driver,
+    async cut(mode) {
+      proxy.cut();
+      if (mode === 'reset') proxy.reset();
+    },
+    async restore() {
+      proxy.restore();
+    },
+    close: () => proxy.close(),
+  };
+}
