@@ -76,13 +76,15 @@ interface Entry {
   readonly record: MessageRecord;
   readonly size: number;
   readonly deadline: number;
-  readonly resolve: (receipt: PublishReceipt) => void;
-  readonly reject: (error: LosslessError) => void;
+  resolve: (receipt: PublishReceipt) => void;
+  reject: (error: LosslessError) => void;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   attempts: number;
   settled: boolean;
 }
+
+const noop = () => {};
 
 interface TopicQueue {
   queued: Entry[];
@@ -116,9 +118,9 @@ export class Publisher {
     return this.store.size;
   }
 
-  publish(topic: string, message: OutgoingMessage, options: PublishOptions = {}): Promise<PublishReceipt> {
+  publish(topic: string, message: OutgoingMessage, options?: PublishOptions): Promise<PublishReceipt> {
     if (this.closed) return Promise.reject(closedError('the bus', { topic }));
-    const { signal } = options;
+    const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(signal.reason, { topic }));
     let record: MessageRecord;
     try {
@@ -243,13 +245,16 @@ export class Publisher {
   private succeed(entry: Entry, details: Readonly<Record<string, string | number>> | undefined): void {
     if (entry.settled) return;
     this.settle(entry);
-    entry.resolve({
+    const receipt: { -readonly [K in keyof PublishReceipt]: PublishReceipt[K] } = {
       id: entry.record.id,
       topic: entry.topic,
       status: 'confirmed',
       attempts: entry.attempts,
-      ...(details ? { details } : {}),
-    });
+    };
+    if (details) receipt.details = details;
+    const resolve = entry.resolve;
+    this.forget(entry);
+    resolve(receipt);
   }
 
   private onFailure(entry: Entry, error: LosslessError): void {
@@ -283,13 +288,23 @@ export class Publisher {
   private fail(entry: Entry, error: LosslessError): void {
     if (entry.settled) return;
     this.settle(entry);
-    entry.reject(error);
+    const reject = entry.reject;
+    this.forget(entry);
+    reject(error);
   }
 
   private settle(entry: Entry): void {
     entry.settled = true;
     if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
     this.store.release(entry.size);
+  }
+
+  /** After settling: the sweep list may still hold the entry for a while, so let go of what it references. */
+  private forget(entry: Entry): void {
+    (entry as { record: MessageRecord | undefined }).record = undefined;
+    entry.resolve = noop;
+    entry.reject = noop;
+    entry.onAbort = undefined;
   }
 
   private armSweeper(): void {

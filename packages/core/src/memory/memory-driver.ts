@@ -16,6 +16,9 @@ import { closedError, ErrorCode, LosslessError } from '../errors.js';
 import { type MessageRecord, ReservedHeader } from '../message.js';
 import type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+const CONFIRMED: SendOutcome = Object.freeze({ ok: true });
+
 /** What the broker does with one sent record; tests set `faults.onSend` to choose. */
 export type SendFault = 'confirm' | 'nack' | 'hang' | LosslessError;
 
@@ -210,7 +213,9 @@ export class MemoryNetwork {
 }
 
 function unavailable(why: string): LosslessError {
-  return new LosslessError(ErrorCode.UNAVAILABLE, `the in-memory broker is unreachable: ${why}`, { broker: 'memory' });
+  return new LosslessError(ErrorCode.UNAVAILABLE, `the in-memory broker is unreachable: ${why}`, {
+    broker: 'memory',
+  });
 }
 
 /** One in-process broker. Drivers connected to the same broker share its topics and subscriptions. */
@@ -393,8 +398,8 @@ class MemoryDriver implements Driver {
       }
       // The broker keeps its own copy, as a real one would.
       const stored = { ...record, body: new Uint8Array(record.body) };
-      for (const q of t.subscriptions) q.enqueue({ record: stored, extraHeaders: {}, deliveries: 0 });
-      outcomes.push({ ok: true });
+      for (const q of t.subscriptions) q.enqueue({ record: stored, extraHeaders: NO_HEADERS, deliveries: 0 });
+      outcomes.push(CONFIRMED);
     }
     // The confirm comes asynchronously, as from a real broker.
     await Promise.resolve();

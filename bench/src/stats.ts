@@ -1,0 +1,32 @@
+// Small statistics and formatting helpers shared by every benchmark scenario.
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export interface ResultRow {
+  scenario: string;
+  library: number;
+  raw: number;
+  /** library / raw for throughput; raw / library for latency and memory (so > 1 is always better). */
+  ratio: number;
+  unit: string;
+}
+
+export function table(rows: readonly ResultRow[]): string {
+  const head = ['scenario', 'library', 'raw', 'ratio', 'unit'];
+  const body = rows.map((r) => [r.scenario, fmt(r.library), fmt(r.raw), r.ratio.toFixed(3), r.unit]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
+}
