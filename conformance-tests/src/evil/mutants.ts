@@ -51,6 +51,21 @@ function delivery(d: DriverDelivery, parts: Partial<DriverDelivery>): DriverDeli
 
 const noop = async () => {};
 
+/** `d`, reporting its settlement to `done` first (for mutants that track what is still unsettled). */
+function settledInto(d: DriverDelivery, done: () => void): DriverDelivery {
+  const first =
+    <A extends unknown[]>(f: (...a: A) => Promise<void>) =>
+    (...a: A) => {
+      done();
+      return f(...a);
+    };
+  return delivery(d, {
+    ack: first(() => d.ack()),
+    nack: first((x: { delayMs: number; error: string }) => d.nack(x)),
+    deadLetter: first((x: { error: string }) => d.deadLetter(x)),
+  });
+}
+
 export const mutants: readonly Mutant[] = [
   {
     name: 'ack-before-handler',
@@ -110,14 +125,7 @@ export const mutants: readonly Mutant[] = [
           const open = new Set<DriverDelivery>();
           const sub = await base.subscribe(o, (d) => {
             open.add(d);
-            const forget = () => open.delete(d);
-            sink(
-              delivery(d, {
-                ack: () => (forget(), d.ack()),
-                nack: (x) => (forget(), d.nack(x)),
-                deadLetter: (x) => (forget(), d.deadLetter(x)),
-              }),
-            );
+            sink(settledInto(d, () => open.delete(d)));
           });
           return {
             stop: () => sub.stop(),
@@ -169,14 +177,7 @@ export const mutants: readonly Mutant[] = [
       return override(
         mapDeliveries(base, (d, sink) => {
           held.add(d);
-          const forget = () => held.delete(d);
-          sink(
-            delivery(d, {
-              ack: () => (forget(), d.ack()),
-              nack: (x) => (forget(), d.nack(x)),
-              deadLetter: (x) => (forget(), d.deadLetter(x)),
-            }),
-          );
+          sink(settledInto(d, () => held.delete(d)));
         }),
         {
           close: async () => {

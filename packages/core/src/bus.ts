@@ -151,7 +151,7 @@ export class Bus {
       topic,
       maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
       deadLetter: options.deadLetter ?? true,
-      queueType: 'quorum',
+      queueType: undefined,
     };
     const sub = new Subscription(this.driver, topic, spec, handler, options, this.logger, () =>
       this.subscriptions.delete(sub),

@@ -25,7 +25,10 @@ export interface SubscriptionSpec {
   maxDeliveries?: number;
   /** Keep messages that exhausted maxDeliveries on a dead-letter destination. Default true. */
   deadLetter?: boolean;
-  /** RabbitMQ only: 'quorum' (default, replicated) or 'classic' (durable, one node). */
+  /**
+   * RabbitMQ only: 'quorum' (replicated) or 'classic' (durable, one node). Default: the driver's (quorum on a
+   * cluster, classic on a single node — see @lossless/rabbitmq).
+   */
   queueType?: 'quorum' | 'classic';
 }
 
@@ -39,7 +42,8 @@ export interface NormalizedSubscription {
   readonly topic: string;
   readonly maxDeliveries: number;
   readonly deadLetter: boolean;
-  readonly queueType: 'quorum' | 'classic';
+  /** As declared; undefined lets the driver choose. */
+  readonly queueType: 'quorum' | 'classic' | undefined;
 }
 
 export interface NormalizedTopic {
@@ -106,8 +110,8 @@ export function normalizeTopology(topology: Topology, knownTopics: ReadonlySet<s
         { topic: s.topic, subscription: s.name },
       );
     }
-    const queueType = s.queueType ?? 'quorum';
-    if (queueType !== 'quorum' && queueType !== 'classic') {
+    const queueType = s.queueType;
+    if (queueType !== undefined && queueType !== 'quorum' && queueType !== 'classic') {
       throw invalidArgument(`subscription '${s.name}': queueType must be 'quorum' or 'classic'`);
     }
     if (s.deadLetter !== undefined && typeof s.deadLetter !== 'boolean') {
