@@ -4,21 +4,39 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BrokerSettings } from '@lossless/brokers';
 import { connect, silentLogger } from '@lossless/core';
+import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import type { ConformanceAdapter } from './adapter.js';
 
-export interface WorkerSpec {
+export type WorkerSpec = {
   adapterModule: string;
   settings: BrokerSettings | undefined;
-  role: 'hold-consumer';
   topic: string;
-  subscription: string;
-  /** Deliveries the consumer takes and never settles. */
-  hold: number;
-}
+} & (
+  | {
+      role: 'hold-consumer';
+      subscription: string;
+      /** Deliveries the consumer takes and never settles. */
+      hold: number;
+    }
+  | {
+      /** Publishes `count` messages through a durable outbox ('accepted' mode) and never stops by itself. */
+      role: 'outbox-producer';
+      outboxPath: string;
+      count: number;
+      idPrefix: string;
+    }
+  | {
+      /** Opens the same outbox, lets the bus re-send what it holds, reports 'flushed' when it is empty. */
+      role: 'outbox-replayer';
+      outboxPath: string;
+    }
+);
 
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'received'; id: string }
+  | { type: 'accepted'; id: string; outboxSize: number }
+  | { type: 'flushed'; replayed: number }
   | { type: 'error'; message: string };
 
 /** Starts a worker process; `onEvent` sees what it reports. */
@@ -43,19 +61,41 @@ export function startWorker(spec: WorkerSpec, onEvent: (e: WorkerEvent) => void)
 async function main(spec: WorkerSpec): Promise<void> {
   const send = (e: WorkerEvent) => process.send?.(e);
   const mod = (await import(spec.adapterModule)) as { adapter: ConformanceAdapter };
-  const bus = await connect(await mod.adapter.createDriver({ settings: spec.settings }), {
-    logger: silentLogger,
-  });
-  await bus.subscribe(
-    spec.topic,
-    spec.subscription,
-    async (d) => {
-      send({ type: 'received', id: d.id });
-      await new Promise(() => {}); // held until the process dies
-    },
-    { concurrency: spec.hold, prefetch: spec.hold },
+  const driver = await mod.adapter.createDriver({ settings: spec.settings });
+  if (spec.role === 'hold-consumer') {
+    const bus = await connect(driver, { logger: silentLogger });
+    await bus.subscribe(
+      spec.topic,
+      spec.subscription,
+      async (d) => {
+        send({ type: 'received', id: d.id });
+        await new Promise(() => {}); // held until the process dies
+      },
+      { concurrency: spec.hold, prefetch: spec.hold },
+    );
+    send({ type: 'ready' });
+    return;
+  }
+  const store = lmdbOutbox({ path: spec.outboxPath });
+  const bus = await connect(driver, { logger: silentLogger, outbox: { store, resolveOn: 'accepted' } });
+  if (spec.role === 'outbox-replayer') {
+    const replayed = bus.outboxSize;
+    await bus.flush();
+    send({ type: 'flushed', replayed });
+    await bus.close();
+    process.exit(0);
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < spec.count) {
+        const id = `${spec.idPrefix}-${next++}`;
+        await bus.publish(spec.topic, { id, body: `order ${id}` });
+        send({ type: 'accepted', id, outboxSize: bus.outboxSize });
+      }
+    }),
   );
-  send({ type: 'ready' });
+  send({ type: 'ready' }); // keeps sending in the background until killed
 }
 
 const raw = process.env.LOSSLESS_CONFORMANCE_WORKER;

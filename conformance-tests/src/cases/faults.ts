@@ -1,9 +1,13 @@
 // F1–F7: the broker killed or restarted, the network cut, the broker unreachable, confirms that never come,
 // pushback, and a producer process that dies with unconfirmed messages.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LosslessError } from '@lossless/core';
 import { check, expectCode, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
+import { startWorker } from '../worker.js';
 import type { ConformanceCase } from './case.js';
 
 /** A loopback port where nothing listens. */
@@ -196,15 +200,68 @@ export const faultCases: ConformanceCase[] = [
     id: 'F7',
     title: 'a producer SIGKILLed with unconfirmed messages in its durable outbox: on restart nothing is lost',
     category: 'faults',
+    timeoutMs: 300_000,
     async run(ctx) {
       skipUnless(
         ctx.capabilities.externalProcess,
         'the broker lives in the producer’s process, so it dies with it',
       );
-      skipUnless(
-        false,
-        'no durable outbox yet: core keeps unconfirmed messages in memory (outbox: issue 10)',
+      const module = ctx.adapter.module;
+      skipUnless(module, 'the adapter names no module a child process can load');
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const outboxPath = mkdtempSync(join(tmpdir(), 'lossless-f7-'));
+      ctx.cleanups.push(async () => rmSync(outboxPath, { recursive: true, force: true }));
+      const ledger = new Ledger();
+      let heldAtKill = 0;
+      let failure: string | undefined;
+      let enough!: () => void;
+      const accepted = new Promise<void>((r) => {
+        enough = r;
+      });
+      const base = { adapterModule: module, settings: ctx.settings, topic, outboxPath };
+      const producer = startWorker(
+        { ...base, role: 'outbox-producer', count: 3_000, idPrefix: ctx.name('m') },
+        (e) => {
+          if (e.type === 'accepted') {
+            ledger.expect([e.id]); // accepted by the outbox: from now on it must arrive
+            heldAtKill = e.outboxSize;
+            if (ledger.confirmed.size >= 1_000) enough();
+          }
+          if (e.type === 'error') {
+            failure = e.message;
+            enough();
+          }
+        },
       );
+      ctx.cleanups.push(() => producer.kill());
+      await Promise.race([accepted, new Promise((r) => setTimeout(r, ctx.deliveryTimeoutMs))]);
+      await producer.kill();
+      check(!failure, `the producer process failed: ${failure}`);
+      check(
+        ledger.confirmed.size >= 1_000,
+        `the producer had only ${ledger.confirmed.size} messages accepted`,
+      );
+      let flushed!: (n: number) => void;
+      const replayedAll = new Promise<number>((r) => {
+        flushed = r;
+      });
+      const replayer = startWorker({ ...base, role: 'outbox-replayer' }, (e) => {
+        if (e.type === 'flushed') flushed(e.replayed);
+        if (e.type === 'error') failure = e.message;
+      });
+      ctx.cleanups.push(() => replayer.kill());
+      const replayed = await Promise.race([
+        replayedAll,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), ctx.deliveryTimeoutMs * 2)),
+      ]);
+      check(!failure, `the restarted producer failed: ${failure}`);
+      check(replayed !== undefined, 'the restarted producer did not empty its outbox in time');
+      await ctx.consume(await ctx.bus(), topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger, {
+        what: `after SIGKILL with ~${heldAtKill} messages in the outbox`,
+      });
+      check(replayed > 0, 'nothing was left unconfirmed in the outbox at the kill, so nothing was proven');
     },
   },
 ];

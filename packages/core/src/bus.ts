@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { type OutgoingMessage, validateName } from './message.js';
+import type { OutboxOptions } from './outbox.js';
 import {
   DEFAULT_PUBLISH_CONFIG,
   type PublishConfig,
@@ -34,6 +35,11 @@ export interface ConnectOptions {
   publish?: Partial<PublishConfig>;
   /** Where core's warnings go. Default: stderr. */
   logger?: Logger;
+  /**
+   * A durable outbox in front of publishing: unconfirmed messages survive the death of this process and are
+   * re-sent (same ids) when the next bus connects with the same store. See OutboxOptions.
+   */
+  outbox?: OutboxOptions;
 }
 
 export interface BusSubscribeOptions extends SubscribeOptions {
@@ -58,13 +64,29 @@ export class Bus {
     readonly driver: Driver,
     private readonly logger: Logger,
     publishConfig: PublishConfig,
+    outbox?: OutboxOptions,
   ) {
-    this.publisher = new Publisher(driver, publishConfig);
+    this.publisher = new Publisher(driver, publishConfig, outbox ? { options: outbox, logger } : undefined);
   }
 
   /** Unconfirmed messages held right now. */
   get pendingConfirms(): number {
     return this.publisher.pending;
+  }
+
+  /** Messages in the outbox right now (0 without an outbox). */
+  get outboxSize(): number {
+    return this.publisher.outboxed;
+  }
+
+  /** Resolves once every message published so far is confirmed or failed, and the outbox (if any) is empty. */
+  flush(): Promise<void> {
+    return this.publisher.drained();
+  }
+
+  /** @internal Re-sends what the outbox holds; connect() calls it before handing out the bus. */
+  replayOutbox(): Promise<void> {
+    return this.publisher.replay();
   }
 
   /**
@@ -253,5 +275,7 @@ export async function connect(driver: Driver, options: ConnectOptions = {}): Pro
   } finally {
     clearTimeout(timer);
   }
-  return new Bus(driver, options.logger ?? consoleLogger, publishConfig);
+  const bus = new Bus(driver, options.logger ?? consoleLogger, publishConfig, options.outbox);
+  await bus.replayOutbox();
+  return bus;
 }

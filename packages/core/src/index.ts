@@ -30,6 +30,8 @@ export {
   text,
   validateName,
 } from './message.js';
+export type { OutboxEntry, OutboxOptions, OutboxStore } from './outbox.js';
+export { memoryOutbox } from './outbox.js';
 export type { PublishConfig, PublishOptions, PublishReceipt, PublishResult } from './publisher.js';
 export { DEFAULT_PUBLISH_CONFIG } from './publisher.js';
 export type { Delivery, Handler, HandlerContext, SubscribeOptions, SubscriptionStats } from './subscriber.js';

@@ -101,6 +101,12 @@ export class PendingStore {
     waiter.cleanup();
   }
 
+  /** Takes a slot whatever the limits (messages that were already accepted, e.g. replayed from an outbox). */
+  take(size: number): void {
+    this.count++;
+    this.bytes += size;
+  }
+
   /** Gives a slot back and lets waiting publishes in, first come first served. */
   release(size: number): void {
     this.count--;

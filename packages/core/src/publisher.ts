@@ -11,7 +11,10 @@ import {
   LosslessError,
   toLosslessError,
 } from './errors.js';
+import type { Logger } from './logger.js';
 import { buildRecord, type MessageRecord, type OutgoingMessage } from './message.js';
+import type { OutboxOptions } from './outbox.js';
+import { OutboxPublisher } from './outbox-publisher.js';
 import { PendingStore } from './pending-store.js';
 
 export interface PublishConfig {
@@ -57,12 +60,15 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
-/** Proof that the broker durably stored a message. */
+/** Proof that the broker durably stored a message — or, with an outbox in 'accepted' mode, that the outbox did. */
 export interface PublishReceipt {
   readonly id: string;
   readonly topic: string;
-  /** 'confirmed': the broker confirmed it durably. */
-  readonly status: 'confirmed';
+  /**
+   * 'confirmed': the broker confirmed it durably. 'accepted' (outbox with resolveOn 'accepted' only): it is in
+   * the crash-safe outbox, and the bus sends it in the background until the broker confirms it.
+   */
+  readonly status: 'confirmed' | 'accepted';
   /** How many times it was sent (1 unless nacks or transient errors made core re-send it). */
   readonly attempts: number;
   /** Broker coordinates when the driver reports them (partition, offset, broker message id…). */
@@ -101,10 +107,17 @@ export class Publisher {
   private flushScheduled = false;
   private closed = false;
 
+  /** The outbox in front of the send path, when the bus has one. */
+  private readonly outbox: OutboxPublisher | undefined;
+
   constructor(
     private readonly driver: Driver,
     private readonly config: PublishConfig,
+    outbox?: { options: OutboxOptions; logger: Logger },
   ) {
+    this.outbox = outbox
+      ? new OutboxPublisher(outbox.options, config, outbox.logger, (t, r, s) => this.sendRecord(t, r, s))
+      : undefined;
     this.store = new PendingStore({
       maxMessages: config.maxPending,
       maxBytes: config.maxPendingBytes,
@@ -118,6 +131,22 @@ export class Publisher {
     return this.store.size;
   }
 
+  /** Messages in the outbox now (0 without one). */
+  get outboxed(): number {
+    return this.outbox?.size ?? 0;
+  }
+
+  /** With an outbox: re-sends what it still holds (same ids), ahead of new publishes. */
+  replay(): Promise<void> {
+    return this.outbox?.replay() ?? Promise.resolve();
+  }
+
+  /** Resolves once nothing is waiting for a confirm and the outbox (if any) is empty. */
+  async drained(): Promise<void> {
+    await this.outbox?.whenEmpty();
+    await this.store.whenEmpty();
+  }
+
   publish(topic: string, message: OutgoingMessage, options?: PublishOptions): Promise<PublishReceipt> {
     if (this.closed) return Promise.reject(closedError('the bus', { topic }));
     const signal = options?.signal;
@@ -128,6 +157,13 @@ export class Publisher {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.outbox) return this.outbox.publish(topic, record, signal);
+    return this.sendRecord(topic, record, signal);
+  }
+
+  /** Sends a validated record and resolves on the broker's confirm (the path without an outbox). */
+  sendRecord(topic: string, record: MessageRecord, signal: AbortSignal | undefined): Promise<PublishReceipt> {
+    if (this.closed) return Promise.reject(closedError('the bus', { topic, messageId: record.id }));
     const size = record.body.byteLength;
     const waiting = this.store.acquire(size, topic, signal);
     if (waiting === undefined) return this.start(topic, record, size, signal);
@@ -351,9 +387,11 @@ export class Publisher {
    */
   async close(): Promise<void> {
     this.closed = true;
+    this.outbox?.stop();
     this.store.close();
     await this.store.whenEmpty();
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
+    await this.outbox?.close();
   }
 }
