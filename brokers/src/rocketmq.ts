@@ -7,17 +7,26 @@
 //
 // Everything a run creates (generated config, store, RocketMQ's own logs under user.home, console output, pid
 // files) lives under <home>/rocketmq-<version>/, so brokers started by the CLI can be killed, restarted or
-// stopped from a test in another process. The admin speaks RocketMQ's remoting protocol (length-prefixed JSON
-// frames) straight from Node, so creating a topic takes milliseconds instead of a 4 s `mqadmin` JVM.
+// stopped from a test in another process. The admin is @lossless/rocketmq's RocketMqAdmin (RocketMQ's remoting
+// protocol straight from Node, the one implementation of it), so creating a topic takes milliseconds instead of a
+// 4 s `mqadmin` JVM.
 //
 // Readiness is never "the port is open": the broker node is ready when the proxy answers a route query (which it
 // can only do once the broker registered with the name server) and its gRPC port accepts connections; the name
 // server is ready when it answers a cluster-info query and, if the broker runs, lists it.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type CreateGroupOptions,
+  type CreateTopicOptions,
+  RocketMqAdmin as RemotingAdmin,
+  RequestCode,
+  ResponseCode,
+  type RocketMqMessageType,
+  remotingCall,
+} from '@lossless/rocketmq';
 import { defaultLog, kitHome } from './home.js';
 import { resolveJars } from './maven.js';
 import {
@@ -60,21 +69,7 @@ export const ROCKETMQ_PORTS = {
 const CLUSTER_NAME = 'lossless';
 const BROKER_NAME = 'broker-a';
 
-export type RocketMqMessageType = 'NORMAL' | 'FIFO' | 'DELAY' | 'TRANSACTION';
-
-export interface CreateTopicOptions {
-  /** The topic's `message.type` attribute; the proxy rejects messages of another type. Default NORMAL. */
-  messageType?: RocketMqMessageType;
-  /** Read and write queue count (default 4). */
-  queues?: number;
-}
-
-export interface CreateGroupOptions {
-  /** Deliveries after the first before a message goes to %DLQ%group (default 16). */
-  retryMaxTimes?: number;
-  /** Orderly consumption, required for FIFO topics to be delivered in order (default false). */
-  fifo?: boolean;
-}
+export type { CreateGroupOptions, CreateTopicOptions, RocketMqMessageType };
 
 export interface RocketMqAdmin {
   /** Creates (or updates) a topic and resolves once the proxy routes it. Idempotent. */
@@ -103,104 +98,7 @@ export interface RocketMqOptions extends BrokerOptions {
 
 export type RocketMqBroker = Broker<RocketMqSettings> & { admin: RocketMqAdmin };
 
-// ---------------------------------------------------------------------------------------------------------
-// RocketMQ remoting protocol: [total length][header length | serialize type << 24][JSON header][body], all
-// big-endian; total length counts everything after itself. The response carries the request's opaque.
-
-const RequestCode = {
-  UPDATE_AND_CREATE_TOPIC: 17,
-  GET_ROUTEINFO_BY_TOPIC: 105,
-  GET_BROKER_CLUSTER_INFO: 106,
-  UPDATE_AND_CREATE_SUBSCRIPTIONGROUP: 200,
-  DELETE_SUBSCRIPTIONGROUP: 207,
-  DELETE_TOPIC_IN_BROKER: 215,
-  DELETE_TOPIC_IN_NAMESRV: 216,
-} as const;
-const SUCCESS = 0;
-const TOPIC_NOT_EXIST = 17;
-/** MQVersion.Version.V5_3_3.ordinal(): servers answer routes in standard JSON to versions ≥ 4.9.4. */
-const REMOTING_VERSION = 479;
-
-interface RemotingResponse {
-  code: number;
-  remark: string | undefined;
-  body: Buffer;
-}
-
-let opaqueSeq = 1;
-
-/** One request/response on a fresh connection. Rejects on connection errors and after timeoutMs. */
-export function remotingCall(
-  address: string,
-  code: number,
-  extFields: Record<string, string>,
-  body?: Buffer,
-  timeoutMs = 5_000,
-): Promise<RemotingResponse> {
-  const [host, portText] = address.split(':');
-  const opaque = opaqueSeq++;
-  const header = Buffer.from(
-    JSON.stringify({
-      code,
-      language: 'JAVA',
-      version: REMOTING_VERSION,
-      opaque,
-      flag: 0,
-      serializeTypeCurrentRPC: 'JSON',
-      extFields,
-    }),
-    'utf8',
-  );
-  const payload = body ?? Buffer.alloc(0);
-  const frame = Buffer.alloc(8 + header.length + payload.length);
-  frame.writeInt32BE(4 + header.length + payload.length, 0);
-  frame.writeInt32BE(header.length & 0xffffff, 4);
-  header.copy(frame, 8);
-  payload.copy(frame, 8 + header.length);
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: host ?? HOST, port: Number(portText) });
-    let received = Buffer.alloc(0);
-    let settled = false;
-    const finish = (error: Error | undefined, response?: RemotingResponse) => {
-      if (settled) return;
-      settled = true;
-      socket.destroy();
-      if (error) reject(error);
-      else if (response) resolve(response);
-    };
-    socket.setTimeout(timeoutMs, () => finish(new Error(`remoting ${address} code ${code}: timed out`)));
-    socket.once('error', (e) => finish(new Error(`remoting ${address} code ${code}: ${e.message}`)));
-    socket.once('close', () => finish(new Error(`remoting ${address} code ${code}: connection closed`)));
-    socket.once('connect', () => socket.write(frame));
-    socket.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      while (received.length >= 4) {
-        const total = received.readInt32BE(0);
-        if (received.length < 4 + total) return;
-        const headerLength = received.readInt32BE(4) & 0xffffff;
-        const head = JSON.parse(received.subarray(8, 8 + headerLength).toString('utf8')) as {
-          code: number;
-          opaque: number;
-          remark?: string;
-        };
-        const responseBody = received.subarray(8 + headerLength, 4 + total);
-        received = received.subarray(4 + total);
-        if (head.opaque === opaque) {
-          finish(undefined, { code: head.code, remark: head.remark, body: Buffer.from(responseBody) });
-          return;
-        }
-      }
-    });
-  });
-}
-
-async function expectSuccess(what: string, call: Promise<RemotingResponse>): Promise<RemotingResponse> {
-  const response = await call;
-  if (response.code !== SUCCESS) {
-    throw new Error(`rocketmq admin: ${what} failed (code ${response.code}): ${response.remark ?? ''}`);
-  }
-  return response;
-}
+const SUCCESS = ResponseCode.SUCCESS;
 
 /** Write queue count of a route answer, or 0 when it names no queue (fastjson bodies are not always JSON). */
 function routeWriteQueues(body: Buffer): number {
@@ -596,91 +494,27 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
 
   let upPromise: Promise<void> | undefined;
 
+  // The remoting admin of @lossless/rocketmq, plus what only the kit needs: waiting for the proxy's route cache.
+  const remoting = new RemotingAdmin({ namesrv: settings.namesrv, cluster: CLUSTER_NAME });
   const admin: RocketMqAdmin = {
     async createTopic(name, topicOptions = {}) {
-      const queues = topicOptions.queues ?? 4;
-      const messageType = topicOptions.messageType ?? 'NORMAL';
-      await expectSuccess(
-        `createTopic ${name}`,
-        remotingCall(settings.broker, RequestCode.UPDATE_AND_CREATE_TOPIC, {
-          topic: name,
-          defaultTopic: 'TBW102',
-          readQueueNums: String(queues),
-          writeQueueNums: String(queues),
-          perm: '6',
-          topicFilterType: 'SINGLE_TAG',
-          topicSysFlag: '0',
-          order: 'false',
-          attributes: `+message.type=${messageType}`,
-          force: 'false',
-        }),
-      );
+      await remoting.createTopic(name, topicOptions);
       // The broker registers the topic with the name server on the create call; the proxy's cache follows.
       await waitUntil(`rocketmq: proxy route for topic ${name}`, () => proxyRoutes(name), {
         timeoutMs: 30_000,
         intervalMs: 100,
       });
     },
-    async createGroup(name, groupOptions = {}) {
-      const body = {
-        groupName: name,
-        consumeEnable: true,
-        consumeFromMinEnable: false,
-        consumeBroadcastEnable: false,
-        consumeMessageOrderly: groupOptions.fifo ?? false,
-        retryQueueNums: 1,
-        retryMaxTimes: groupOptions.retryMaxTimes ?? 16,
-        brokerId: 0,
-        whichBrokerWhenConsumeSlowly: 1,
-        notifyConsumerIdsChangedEnable: true,
-        groupSysFlag: 0,
-        consumeTimeoutMinute: 15,
-      };
-      await expectSuccess(
-        `createGroup ${name}`,
-        remotingCall(
-          settings.broker,
-          RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
-          {},
-          Buffer.from(JSON.stringify(body), 'utf8'),
-        ),
-      );
-    },
+    createGroup: (name, groupOptions = {}) => remoting.createGroup(name, groupOptions),
     async deleteTopic(name) {
-      await expectSuccess(
-        `deleteTopic ${name} (broker)`,
-        remotingCall(settings.broker, RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }),
-      );
-      await expectSuccess(
-        `deleteTopic ${name} (name server)`,
-        remotingCall(settings.namesrv, RequestCode.DELETE_TOPIC_IN_NAMESRV, {
-          topic: name,
-          clusterName: CLUSTER_NAME,
-        }),
-      );
+      await remoting.deleteTopic(name);
       await waitUntil(`rocketmq: proxy forgets topic ${name}`, async () => !(await proxyRoutes(name)), {
         timeoutMs: 30_000,
         intervalMs: 100,
       });
     },
-    async deleteGroup(name) {
-      await expectSuccess(
-        `deleteGroup ${name}`,
-        remotingCall(settings.broker, RequestCode.DELETE_SUBSCRIPTIONGROUP, {
-          groupName: name,
-          cleanOffset: 'true',
-        }),
-      );
-    },
-    async topicExists(name) {
-      const r = await remotingCall(settings.namesrv, RequestCode.GET_ROUTEINFO_BY_TOPIC, {
-        topic: name,
-        acceptStandardJsonOnly: 'true',
-      });
-      if (r.code === SUCCESS) return true;
-      if (r.code === TOPIC_NOT_EXIST) return false;
-      throw new Error(`rocketmq admin: route of ${name} failed (code ${r.code}): ${r.remark ?? ''}`);
-    },
+    deleteGroup: (name) => remoting.deleteGroup(name),
+    topicExists: (name) => remoting.topicExists(name),
     async mqadmin(...args) {
       const lib = await jars();
       mkdirSync(dirs.home, { recursive: true });

@@ -1,0 +1,515 @@
+// The RocketMQ 5 driver: rocketmq-client-nodejs over the gRPC proxy for messages, the remoting admin for
+// topology. publish → one synchronous send per record (SEND_OK after the broker's SYNC_FLUSH) → consume with a
+// SimpleConsumer per subscription (receive, ack, changeInvisibleDuration). The driver validates, batches and
+// retries nothing: core does (see @lossless/core/driver).
+import { format } from 'node:util';
+import { consoleLogger, type Logger } from '@lossless/core';
+import {
+  type Capabilities,
+  type DeliverySink,
+  type Driver,
+  type DriverSubscribeOptions,
+  type DriverSubscription,
+  ErrorCode,
+  type Health,
+  type HealthState,
+  LosslessError,
+  type MessageRecord,
+  type NormalizedSubscription,
+  type NormalizedTopic,
+  type NormalizedTopology,
+  type SendOutcome,
+} from '@lossless/core/driver';
+import { type ILogger, Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
+import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
+import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
+import { RocketMqAdmin, type TopicInfo } from './admin.js';
+import { type ConsumerHost, RocketMqSubscription } from './consumer.js';
+import { classifyNative } from './error-table.js';
+import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';
+import { consumerGroupName, deadLetterGroupName, deadLetterTopicName } from './naming.js';
+import { type ResolvedOptions, type RocketMqDriverOptions, resolveOptions } from './options.js';
+
+/** Queues of a topic declared without `partitions`. */
+export const DEFAULT_QUEUES = 4;
+/** Queues of a dead-letter topic: one, so that dead letters come back in the order they were stored. */
+const DEAD_LETTER_QUEUES = 1;
+/** A topic that does not exist: a route query for it answers TOPIC_NOT_FOUND, which proves the proxy is up. */
+const PROBE_TOPIC = 'lossless-connectivity-probe';
+/** How often the health probe asks the proxy, ms. */
+const PROBE_INTERVAL_MS = 2_000;
+/** How long a new topic may take to appear in the proxy's routes, ms (the proxy caches routes). */
+const ROUTE_WAIT_MS = 60_000;
+/** How long subscribe() retries starting a consumer while the proxy is unreachable (e.g. just restarted), ms. */
+const CONSUMER_START_WAIT_MS = 60_000;
+
+/** The driver, with the admin it uses for topology (for tooling and tests). */
+export interface RocketMqDriver extends Driver {
+  readonly admin: RocketMqAdmin;
+}
+
+function clientLogger(logger: Logger | undefined): ILogger {
+  if (!logger) return { info() {}, warn() {}, error() {}, debug() {} };
+  const debug = (...args: unknown[]) => logger.debug(`rocketmq client: ${format(...args)}`);
+  return { info: debug, warn: debug, error: debug, debug };
+}
+
+class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
+  readonly name = 'rocketmq';
+  readonly capabilities: Capabilities;
+  readonly admin: RocketMqAdmin;
+  readonly invisibleDurationMs: number;
+  readonly awaitDurationMs: number;
+  readonly requestTimeoutMs: number;
+  private readonly options: ResolvedOptions;
+  private readonly logger: Logger;
+  private readonly clientLogger: ILogger;
+  private producer: Producer | undefined;
+  private healthState: Health = { state: 'connecting', since: Date.now() };
+  private everConnected = false;
+  private closed = false;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  /** Whether a topic is FIFO, per topic, from its route (the message types its queues accept). */
+  private readonly topicKinds = new Map<string, Promise<boolean>>();
+  /** The last send of each key (per topic): the next one of the key waits for it. */
+  private readonly keyTails = new Map<string, Promise<unknown>>();
+  private readonly subscriptions = new Set<RocketMqSubscription>();
+
+  constructor(options: RocketMqDriverOptions) {
+    this.options = resolveOptions(options);
+    this.logger = options.logger ?? consoleLogger;
+    this.clientLogger = clientLogger(options.logger);
+    this.invisibleDurationMs = this.options.invisibleDurationMs;
+    this.awaitDurationMs = this.options.awaitDurationMs;
+    this.requestTimeoutMs = this.options.requestTimeoutMs;
+    this.admin = new RocketMqAdmin({
+      namesrv: this.options.namesrv,
+      cluster: this.options.cluster,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+    });
+    this.capabilities = {
+      maxMessageBytes: this.options.maxMessageBytes,
+      unroutable: false,
+      nativeRedeliveryDelay: true,
+      deadLetters: true,
+      keyOrdering: true,
+      externalProcess: true,
+      replication: this.options.replicated,
+      staleAckDetection: true,
+      retainsBeforeSubscription: false,
+    };
+  }
+
+  // --- connection and health ---------------------------------------------------------------------------------
+
+  async connect(signal: AbortSignal): Promise<void> {
+    this.setState('connecting');
+    // A producer without topics starts without touching the network; routes are fetched per topic on use.
+    const producer = new Producer({
+      endpoints: this.options.endpoints,
+      namespace: this.options.namespace,
+      // Core owns re-sends (with the same message id); the client must not retry behind its back.
+      maxAttempts: 1,
+      requestTimeout: this.options.requestTimeoutMs,
+      logger: this.clientLogger,
+    });
+    this.producer = producer;
+    await producer.startup();
+    let last: LosslessError | undefined;
+    for (;;) {
+      if (signal.aborted) {
+        throw new LosslessError(
+          ErrorCode.UNAVAILABLE,
+          `rocketmq: the proxy at ${this.options.endpoints} cannot be reached` +
+            (last ? `: ${last.message}` : ' (gave up before the first answer)'),
+          { broker: 'rocketmq', cause: last ?? signal.reason },
+        );
+      }
+      const outcome = await this.probe(Math.min(this.options.requestTimeoutMs, 3_000));
+      if (outcome === undefined) break;
+      last = outcome;
+      await sleep(250, signal);
+    }
+    this.everConnected = true;
+    this.setState('connected');
+    this.probeTimer = setInterval(() => void this.tick(), PROBE_INTERVAL_MS);
+    this.probeTimer.unref();
+  }
+
+  /** One route query for a topic that does not exist: undefined when the proxy answered, else the error. */
+  private async probe(timeoutMs: number): Promise<LosslessError | undefined> {
+    try {
+      await this.queryRoute(PROBE_TOPIC, timeoutMs);
+      return undefined;
+    } catch (error) {
+      const e = this.classify(error) ?? internal('route query failed', error);
+      return e.code === ErrorCode.NOT_FOUND ? undefined : e;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      const error = await this.probe(Math.min(this.options.requestTimeoutMs, 3_000));
+      if (error) this.reportError(error);
+      else this.reportOk();
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private setState(state: HealthState, reason?: string): void {
+    if (this.healthState.state === state) return;
+    this.healthState = { state, since: Date.now(), ...(reason === undefined ? {} : { reason }) };
+  }
+
+  /** @internal An operation reached the proxy. */
+  reportOk(): void {
+    if (!this.closed && this.everConnected) this.setState('connected');
+  }
+
+  /** @internal An operation failed; UNAVAILABLE means the proxy is not reachable right now. */
+  reportError(error: LosslessError): void {
+    if (!this.closed && this.everConnected && error.code === ErrorCode.UNAVAILABLE) {
+      this.setState('disconnected', error.message);
+    }
+  }
+
+  /** @internal */
+  warn(message: string, meta?: Record<string, unknown>): void {
+    this.logger.warn(`rocketmq: ${message}`, meta);
+  }
+
+  health(): Health {
+    return this.healthState;
+  }
+
+  classify(error: unknown): LosslessError | undefined {
+    return classifyNative(error);
+  }
+
+  private requireOpen(): Producer {
+    if (this.closed) {
+      throw new LosslessError(
+        ErrorCode.CLOSED,
+        'the rocketmq driver is closed: create a new one to continue',
+        {
+          broker: 'rocketmq',
+        },
+      );
+    }
+    if (!this.producer) {
+      throw new LosslessError(ErrorCode.UNAVAILABLE, 'the rocketmq driver is not connected: call connect()', {
+        broker: 'rocketmq',
+      });
+    }
+    return this.producer;
+  }
+
+  /** The proxy's route of a topic (its message queues); throws the client's exception for a non-OK status. */
+  private async queryRoute(topic: string, timeoutMs = this.options.requestTimeoutMs) {
+    const producer = this.requireOpen();
+    const request = new servicePb.QueryRouteRequest()
+      .setTopic(new definitionPb.Resource().setName(topic).setResourceNamespace(this.options.namespace))
+      .setEndpoints(producer.getEndpoints().toProtobuf());
+    const response = await producer
+      .getRpcClientManager()
+      .queryRoute(producer.getEndpoints(), request, timeoutMs);
+    StatusChecker.check(response.getStatus()?.toObject());
+    return response.getMessageQueuesList();
+  }
+
+  /** Whether the topic is FIFO (its queues accept FIFO messages), from the proxy's route. Cached per topic. */
+  private topicIsFifo(topic: string): Promise<boolean> {
+    let kind = this.topicKinds.get(topic);
+    if (!kind) {
+      kind = this.queryRoute(topic).then((queues) =>
+        queues.some((q) => q.getAcceptMessageTypesList().includes(definitionPb.MessageType.FIFO)),
+      );
+      this.topicKinds.set(topic, kind);
+      kind.catch(() => this.topicKinds.delete(topic));
+    }
+    return kind;
+  }
+
+  // --- topology --------------------------------------------------------------------------------------------
+
+  async declare(topology: NormalizedTopology): Promise<void> {
+    this.requireOpen();
+    const declared = new Map<string, NormalizedTopic>();
+    await Promise.all(
+      topology.topics.map(async (t) => {
+        await this.declareTopic(t);
+        declared.set(t.name, t);
+      }),
+    );
+    await Promise.all(topology.subscriptions.map((s) => this.declareSubscription(s, declared.get(s.topic))));
+  }
+
+  private async declareTopic(t: NormalizedTopic): Promise<void> {
+    const messageType = t.ordering === 'key' ? 'FIFO' : 'NORMAL';
+    const existing = await this.admin.topicInfo(t.name);
+    if (existing) {
+      const conflicts: string[] = [];
+      if (existing.messageType !== messageType) {
+        conflicts.push(`message.type ${existing.messageType} (declared: ${messageType})`);
+      }
+      if (t.partitions !== undefined && existing.queues !== t.partitions) {
+        conflicts.push(`${existing.queues} queues (declared: ${t.partitions})`);
+      }
+      if (conflicts.length > 0) {
+        throw new LosslessError(
+          ErrorCode.CONFLICT,
+          `topic '${t.name}' exists with ${conflicts.join(' and ')}: declare it as it is, or use another topic`,
+          { broker: 'rocketmq', topic: t.name },
+        );
+      }
+    } else {
+      await this.admin.createTopic(t.name, { messageType, queues: t.partitions ?? DEFAULT_QUEUES });
+    }
+    this.topicKinds.delete(t.name);
+    await this.waitForRoute(t.name);
+  }
+
+  /** Waits until the proxy routes the topic (it caches routes, including "no such topic"). */
+  private async waitForRoute(topic: string): Promise<void> {
+    const deadline = Date.now() + ROUTE_WAIT_MS;
+    for (;;) {
+      try {
+        await this.queryRoute(topic);
+        return;
+      } catch (error) {
+        const e = this.classify(error) ?? internal('route query failed', error);
+        if (e.code !== ErrorCode.NOT_FOUND && !e.retriable) throw e;
+        if (Date.now() > deadline) {
+          throw new LosslessError(
+            ErrorCode.UNAVAILABLE,
+            `topic '${topic}' exists on the broker but the proxy did not route it within ${ROUTE_WAIT_MS} ms`,
+            { broker: 'rocketmq', topic, cause: e },
+          );
+        }
+      }
+      await sleep(100);
+    }
+  }
+
+  private async declareSubscription(
+    s: NormalizedSubscription,
+    topic: NormalizedTopic | undefined,
+  ): Promise<void> {
+    let fifo: boolean;
+    if (topic) fifo = topic.ordering === 'key';
+    else {
+      const info: TopicInfo | undefined = await this.admin.topicInfo(s.topic);
+      if (!info) {
+        throw new LosslessError(
+          ErrorCode.NOT_FOUND,
+          `subscription '${s.name}' names topic '${s.topic}', which does not exist: declare the topic first`,
+          { broker: 'rocketmq', topic: s.topic, subscription: s.name },
+        );
+      }
+      fifo = info.messageType === 'FIFO';
+    }
+    const group = consumerGroupName(s.topic, s.name);
+    // The broker moves a message to %DLQ%<group> after retryMaxTimes + 1 deliveries. Core dead-letters at
+    // maxDeliveries itself; one spare delivery keeps the broker's move a backstop for messages whose consumers
+    // died while holding them, never a race with core.
+    const retryMaxTimes = s.maxDeliveries;
+    const existing = await this.admin.groupInfo(group);
+    if (existing) {
+      if (existing.retryMaxTimes !== retryMaxTimes || existing.fifo !== fifo) {
+        throw new LosslessError(
+          ErrorCode.CONFLICT,
+          `subscription '${s.name}' of '${s.topic}' exists as group '${group}' with retryMaxTimes ` +
+            `${existing.retryMaxTimes} (maxDeliveries ${existing.retryMaxTimes}) and orderly ${existing.fifo}; ` +
+            `declared: maxDeliveries ${s.maxDeliveries}, orderly ${fifo}`,
+          { broker: 'rocketmq', topic: s.topic, subscription: s.name },
+        );
+      }
+    } else {
+      await this.admin.createGroup(group, { retryMaxTimes, fifo });
+    }
+    await this.admin.initGroupOffsets(group, s.topic);
+    if (s.deadLetter) await this.ensureDeadLetters(s);
+  }
+
+  /** Creates the dead-letter topic of a subscription and the group that reads it, if missing. */
+  private async ensureDeadLetters(s: NormalizedSubscription): Promise<void> {
+    const topic = deadLetterTopicName(s.topic, s.name);
+    const group = deadLetterGroupName(s.topic, s.name);
+    if (!(await this.admin.topicInfo(topic))) {
+      await this.admin.createTopic(topic, { messageType: 'NORMAL', queues: DEAD_LETTER_QUEUES });
+    }
+    if (!(await this.admin.groupInfo(group))) await this.admin.createGroup(group, { retryMaxTimes: 16 });
+    await this.admin.initGroupOffsets(group, topic);
+    await this.waitForRoute(topic);
+  }
+
+  // --- publish ---------------------------------------------------------------------------------------------
+
+  send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+    const producer = this.requireOpen();
+    const fifo = this.topicIsFifo(topic);
+    // Chains are registered synchronously, in call order, so one key's sends stay in publish order across calls.
+    return Promise.all(
+      records.map((record) => {
+        if (record.key === undefined) return this.sendOne(producer, topic, record, fifo);
+        const chainKey = `${topic}\u0000${record.key}`;
+        const previous = this.keyTails.get(chainKey);
+        const run = (previous ?? Promise.resolve()).then(() => this.sendOne(producer, topic, record, fifo));
+        this.keyTails.set(chainKey, run);
+        void run.finally(() => {
+          if (this.keyTails.get(chainKey) === run) this.keyTails.delete(chainKey);
+        });
+        return run;
+      }),
+    );
+  }
+
+  private async sendOne(
+    producer: Producer,
+    topic: string,
+    record: MessageRecord,
+    fifoKind: Promise<boolean>,
+  ): Promise<SendOutcome> {
+    try {
+      const fifo = await fifoKind;
+      const receipt = await producer.send(toRocketMessage(topic, record, fifo));
+      this.reportOk();
+      return { ok: true, details: { messageId: receipt.messageId, offset: Number(receipt.offset) } };
+    } catch (thrown) {
+      const error =
+        classifyNative(thrown, { topic, messageId: record.id }) ??
+        internal(`send to '${topic}' failed`, thrown);
+      this.reportError(error);
+      // A topic deleted or re-created with another message.type: ask the proxy again next time.
+      if (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.CONFLICT)
+        this.topicKinds.delete(topic);
+      return { ok: false, error };
+    }
+  }
+
+  /** @internal Stores a dead-letter copy on the subscription's dead-letter topic (SEND_OK or throw). */
+  async sendDeadLetter(
+    spec: NormalizedSubscription,
+    message: DecodedMessage,
+    extra: Record<string, string>,
+  ): Promise<void> {
+    const producer = this.requireOpen();
+    const topic = deadLetterTopicName(spec.topic, spec.name);
+    await producer.send(toRocketMessage(topic, recordOf(message), false, extra));
+  }
+
+  // --- consume ---------------------------------------------------------------------------------------------
+
+  async subscribe(options: DriverSubscribeOptions, sink: DeliverySink): Promise<DriverSubscription> {
+    this.requireOpen();
+    const spec = options.subscription;
+    const context = { broker: 'rocketmq', topic: spec.topic, subscription: spec.name };
+    const mainGroup = consumerGroupName(spec.topic, spec.name);
+    if (!(await this.admin.groupInfo(mainGroup))) {
+      throw new LosslessError(
+        ErrorCode.NOT_FOUND,
+        `subscription '${spec.name}' of topic '${spec.topic}' does not exist (no group '${mainGroup}'): declare it first`,
+        context,
+      );
+    }
+    if (spec.deadLetter || options.deadLetters) await this.ensureDeadLetters(spec);
+    const group = options.deadLetters ? deadLetterGroupName(spec.topic, spec.name) : mainGroup;
+    const topic = options.deadLetters ? deadLetterTopicName(spec.topic, spec.name) : spec.topic;
+    const consumer = await this.startConsumer(group, topic, context);
+    const subscription: RocketMqSubscription = new RocketMqSubscription(
+      this,
+      consumer,
+      spec,
+      options.deadLetters,
+      options.prefetch,
+      sink,
+      () => this.subscriptions.delete(subscription),
+    );
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+
+  /**
+   * Starts a SimpleConsumer. Right after a proxy restart, grpc-js may still be backing off its reconnect (channels
+   * to one address share a connection), so startup fails with gRPC UNAVAILABLE for a while: retry those.
+   */
+  private async startConsumer(
+    group: string,
+    topic: string,
+    context: { topic: string; subscription: string },
+  ): Promise<SimpleConsumer> {
+    const deadline = Date.now() + CONSUMER_START_WAIT_MS;
+    for (;;) {
+      const consumer = new SimpleConsumer({
+        endpoints: this.options.endpoints,
+        namespace: this.options.namespace,
+        consumerGroup: group,
+        subscriptions: new Map([[topic, '*']]),
+        awaitDuration: this.options.awaitDurationMs,
+        requestTimeout: this.options.requestTimeoutMs,
+        logger: this.clientLogger,
+      });
+      try {
+        await consumer.startup();
+        this.reportOk();
+        return consumer;
+      } catch (thrown) {
+        await consumer.shutdown().catch(() => undefined);
+        const error =
+          classifyNative(thrown, context) ??
+          internal(`starting a consumer of group '${group}' failed`, thrown);
+        this.reportError(error);
+        if (!error.retriable || Date.now() > deadline || this.closed) throw error;
+        await sleep(500);
+      }
+    }
+  }
+
+  // --- close -----------------------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.shutdown().catch(() => undefined);
+    this.healthState = { state: 'closed', since: Date.now() };
+  }
+}
+
+function internal(what: string, cause: unknown): LosslessError {
+  return new LosslessError(
+    ErrorCode.INTERNAL,
+    `rocketmq: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    { broker: 'rocketmq', cause, retriable: false },
+  );
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * A driver for RocketMQ 5 through its gRPC proxy. Use it with `connect(rocketmq({ endpoints, namesrv }))` from
+ * `@lossless/core`. Throws INVALID_ARGUMENT for bad options; connects only in connect().
+ */
+export function rocketmq(options: RocketMqDriverOptions): RocketMqDriver {
+  return new RocketMqDriverImpl(options);
+}
