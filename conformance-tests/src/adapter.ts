@@ -39,6 +39,12 @@ export interface ConformanceAdapter {
   module?: string;
   /** How long a case waits for deliveries before it counts the missing as lost, ms. Default 30,000. */
   deliveryTimeoutMs?: number;
+  /**
+   * How long a released or nacked message may take to come back, ms (RocketMQ redelivers through a periodic
+   * revive scan). Cases that prove a message does NOT come back watch at least this long. Default 0: the broker
+   * returns released messages ahead of later ones (RabbitMQ requeues at the head, Kafka rewinds the offset).
+   */
+  redeliveryWindowMs?: number;
 }
 
 /** What a case gets to control the broker process, when the kit runs it. */

@@ -283,14 +283,21 @@ export class CaseContext {
   }
 
   /**
-   * Proves that nothing more arrives for `subscription`: publishes a sentinel and waits for it. Messages that
-   * would be redelivered come back before a message published after them, so the sentinel bounds the wait by an
-   * event rather than a sleep. Returns the ids that arrived before the sentinel.
+   * Proves that nothing more arrives for `subscription`: publishes a sentinel and waits for it, and for every id
+   * in `expect`. A broker that returns released messages ahead of later ones has shown everything once the
+   * sentinel is in; for one that redelivers later (`redeliveryWindowMs`), the case also watches that long — a
+   * window of time is the only evidence of an absence. Returns the ids that arrived, sentinel excluded.
    */
-  async drainUntilSentinel(bus: Bus, topic: string, subscription: string): Promise<string[]> {
+  async drainUntilSentinel(
+    bus: Bus,
+    topic: string,
+    subscription: string,
+    options: { expect?: readonly string[] } = {},
+  ): Promise<string[]> {
     const sentinel = this.name('sentinel');
     const ledger = new Ledger();
     const seen: string[] = [];
+    const started = Date.now();
     await bus.publish(topic, { id: sentinel, body: 'sentinel' });
     const sub = await this.consume(bus, topic, subscription, ledger, {
       concurrency: 1,
@@ -298,10 +305,20 @@ export class CaseContext {
         if (d.id !== sentinel) seen.push(d.id);
       },
     });
-    const arrived = await ledger.until(() => ledger.received.has(sentinel), this.deliveryTimeoutMs);
+    const expected = options.expect ?? [];
+    await ledger.until(
+      () => ledger.received.has(sentinel) && expected.every((id) => ledger.received.has(id)),
+      this.deliveryTimeoutMs,
+    );
+    const window = this.adapter.redeliveryWindowMs ?? 0;
+    const rest = started + window - Date.now();
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
     await sub.close();
-    check(arrived, `the sentinel published after the case never arrived on '${subscription}'`);
-    return seen;
+    check(
+      ledger.received.has(sentinel),
+      `the sentinel published after the case never arrived on '${subscription}'`,
+    );
+    return seen; // the case's own checks say which expected id is missing, if one is
   }
 
   /** A consumer that dies without settling anything: its driver is closed under it, as in a crash. */

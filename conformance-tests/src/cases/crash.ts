@@ -145,7 +145,7 @@ export const crashCases: ConformanceCase[] = [
         new Promise<string>((r) => setTimeout(() => r('no error'), ctx.deliveryTimeoutMs)),
       ]);
       check(code === 'STALE_DELIVERY', `a late ack reported ${code}, expected STALE_DELIVERY`);
-      const again = await ctx.drainUntilSentinel(await ctx.bus(), topic, 's');
+      const again = await ctx.drainUntilSentinel(await ctx.bus(), topic, 's', { expect: [receipt.id] });
       check(again.includes(receipt.id), 'the message whose ack went stale was not redelivered');
     },
   },
