@@ -16,8 +16,10 @@ run() {
   fi
 }
 
-step "install dependencies (npm ci)"
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund || exit 1; else npm install --no-audit --no-fund || exit 1; fi
+step "install dependencies"
+# `npm install` from the lockfile rather than `npm ci`: with this registry's settings npm ci rejects the lockfile
+# over optional platform packages (biome's) that npm install resolves to the same tree.
+npm install --no-audit --no-fund || exit 1
 
 step "lint and format check (biome)"
 run npx biome check .
