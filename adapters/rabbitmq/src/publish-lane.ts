@@ -7,6 +7,13 @@
 // Each record's outcome comes from the broker: ack → ok (unless a basic.return for its id came first: RabbitMQ
 // sends the return before the ack of an unroutable `mandatory` message), nack → NACKED, channel closed before
 // the answer → UNAVAILABLE (it may still be stored: core re-sends with the same id, consumers deduplicate).
+//
+// A nack retires the channel: later records go on a fresh one. RabbitMQ before 3.12.5 keeps, per channel and
+// quorum queue, a client whose first enqueue asks the leader recorded when the channel first published to that
+// queue; if that node is down the broker nacks and keeps the same stale leader, so that channel nacks every
+// later publish to the queue for as long as it lives (rabbit_fifo_client:enqueue/3, `{badrpc, nodedown}`,
+// fixed upstream by rabbitmq-server 27886dd / b43d616). A new channel starts a new client from the queue's
+// current record, which names the new leader once it is elected. See README "Quorum queues on a cluster".
 import { ErrorCode, LosslessError, type SendOutcome } from '@lossless/core/driver';
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { classifyNative, type ErrorContext, toError } from './error-table.js';
@@ -48,11 +55,22 @@ interface TrackedChannel {
   /** Ids returned by basic.return whose ack has not come yet (count, for the rare duplicate id). */
   readonly returned: Map<string, number>;
   readonly drainWaiters: Set<(closed: boolean) => void>;
+  /** Publishes written on this channel whose ack or nack has not come yet. */
+  unconfirmed: number;
+  /** Nacked: no further writes; closed once `unconfirmed` reaches 0. */
+  retired: boolean;
+  /** Resolved when a retired channel has no unconfirmed publishes left, or closed. */
+  readonly settledWaiters: Set<() => void>;
 }
+
+/** How long a lane waits for a retired channel's confirms before writing on a new one (keeps order). */
+const RETIRE_SETTLE_MS = 2_000;
 
 export class PublishLane {
   private channel: TrackedChannel | undefined;
   private opening: Promise<TrackedChannel> | undefined;
+  /** The last channel retired by a nack, until its publishes are settled. */
+  private retiring: TrackedChannel | undefined;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
@@ -87,7 +105,7 @@ export class PublishLane {
       for (; i < records.length; i++) {
         const record = records[i]!;
         if (this.connection.blocked) await this.connection.whenUnblocked();
-        const tc = this.channel && !this.channel.closed ? this.channel : await this.open();
+        const tc = this.channel && !this.channel.closed ? this.channel : await this.fresh();
         let wrote = true;
         outcomes[i] = new Promise<SendOutcome>((resolve) => {
           try {
@@ -96,8 +114,14 @@ export class PublishLane {
               this.target.routingKey,
               record.body,
               record.options,
-              (err) => resolve(this.outcome(tc, record.id, err)),
+              (err) => {
+                tc.unconfirmed -= 1;
+                if (err instanceof Error && err.message === 'message nacked') this.retire(tc);
+                if (tc.retired && tc.unconfirmed <= 0) this.settle(tc);
+                resolve(this.outcome(tc, record.id, err));
+              },
             );
+            tc.unconfirmed += 1;
           } catch (error) {
             // Nothing went on the wire: amqplib throws before writing (closed channel, header table > 64 KiB).
             resolve({ ok: false, error: this.failure(tc, error, record.id) });
@@ -179,6 +203,41 @@ export class PublishLane {
     return this.failure(tc, new Error('channel closed'), '(batch)');
   }
 
+  /**
+   * Stops writing on `tc` after a nack (see the header): the next record opens a new channel. `tc` is closed
+   * once its last publish is answered, so that no confirm is cut off.
+   */
+  private retire(tc: TrackedChannel): void {
+    if (tc.retired || tc.closed) return;
+    tc.retired = true;
+    if (this.channel === tc) this.channel = undefined;
+    this.retiring = tc;
+  }
+
+  private settle(tc: TrackedChannel): void {
+    for (const w of [...tc.settledWaiters]) w();
+    tc.settledWaiters.clear();
+    if (this.retiring === tc) this.retiring = undefined;
+    if (!tc.closed) tc.ch.close().catch(() => {});
+  }
+
+  /** A new channel, once the retired one (if any) has its answers, or after RETIRE_SETTLE_MS. */
+  private async fresh(): Promise<TrackedChannel> {
+    const old = this.retiring;
+    if (old && !old.closed && old.unconfirmed > 0) {
+      let waiter: (() => void) | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+        old.settledWaiters.add(resolve);
+        timer = setTimeout(resolve, RETIRE_SETTLE_MS);
+      });
+      clearTimeout(timer);
+      if (waiter) old.settledWaiters.delete(waiter);
+    }
+    return this.channel && !this.channel.closed ? this.channel : this.open();
+  }
+
   private open(): Promise<TrackedChannel> {
     this.opening ??= this.connection.model
       .createConfirmChannel()
@@ -189,6 +248,9 @@ export class PublishLane {
           closeError: undefined,
           returned: new Map(),
           drainWaiters: new Set(),
+          unconfirmed: 0,
+          retired: false,
+          settledWaiters: new Set(),
         };
         // amqplib emits 'error' (with the close frame's code) before 'close'; without a listener it would throw.
         ch.on('error', (error: Error) => {
@@ -198,6 +260,9 @@ export class PublishLane {
           tc.closed = true;
           if (this.channel === tc) this.channel = undefined;
           for (const w of [...tc.drainWaiters]) w(true);
+          for (const w of [...tc.settledWaiters]) w();
+          tc.settledWaiters.clear();
+          if (this.retiring === tc) this.retiring = undefined;
         });
         ch.on('drain', () => {
           for (const w of [...tc.drainWaiters]) w(false);
@@ -218,7 +283,10 @@ export class PublishLane {
   /** Closes the channel; unconfirmed publishes fail with UNAVAILABLE. */
   async close(): Promise<void> {
     const tc = this.channel;
+    const old = this.retiring;
     this.channel = undefined;
+    this.retiring = undefined;
+    if (old && !old.closed) await old.ch.close().catch(() => {});
     if (tc && !tc.closed) await tc.ch.close().catch(() => {});
   }
 }

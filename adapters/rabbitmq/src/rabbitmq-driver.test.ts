@@ -180,11 +180,15 @@ describe('rabbitmq driver, single node', () => {
   it('reports a conflicting re-declaration as CONFLICT and still works afterwards', async () => {
     const topic = declared.topic();
     const sub = declared.subscription(topic);
-    await bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic }] });
+    // Quorum explicitly (a single node defaults to classic): its x-delivery-limit makes maxDeliveries comparable.
+    await bus.declare({
+      topics: [{ name: topic }],
+      subscriptions: [{ name: sub, topic, queueType: 'quorum' }],
+    });
     // Identical again, and concurrently: idempotent.
     await Promise.all([
-      bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic }] }),
-      bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic }] }),
+      bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic, queueType: 'quorum' }] }),
+      bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic, queueType: 'quorum' }] }),
     ]);
     const other = await openBus([url]);
     try {
@@ -195,11 +199,14 @@ describe('rabbitmq driver, single node', () => {
       await expect(conflict).rejects.toMatchObject({ code: ErrorCode.CONFLICT, subscription: sub, topic });
       const limit = other.bus.declare({
         topics: [{ name: topic }],
-        subscriptions: [{ name: sub, topic, maxDeliveries: 3 }],
+        subscriptions: [{ name: sub, topic, queueType: 'quorum', maxDeliveries: 3 }],
       });
       await expect(limit).rejects.toMatchObject({ code: ErrorCode.CONFLICT });
       // The driver recovered: declaring, publishing and consuming still work on the same connection.
-      await other.bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: sub, topic }] });
+      await other.bus.declare({
+        topics: [{ name: topic }],
+        subscriptions: [{ name: sub, topic, queueType: 'quorum' }],
+      });
       await other.bus.publish(topic, { id: 'after-conflict', body: 'ok' });
       const got: string[] = [];
       const s = await other.bus.subscribe(topic, sub, (d) => {
