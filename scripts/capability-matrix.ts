@@ -6,7 +6,10 @@ import { memoryDriver } from '@lossless/core/memory';
 
 const drivers: [string, () => Promise<Driver>][] = [
   ['memory', async () => memoryDriver()],
-  ['rabbitmq (1 node)', async () => (await import('@lossless/rabbitmq')).rabbitmq({ url: 'amqp://localhost' })],
+  [
+    'rabbitmq (1 node)',
+    async () => (await import('@lossless/rabbitmq')).rabbitmq({ url: 'amqp://localhost' }),
+  ],
   [
     'rabbitmq (cluster)',
     async () => (await import('@lossless/rabbitmq')).rabbitmq({ urls: ['amqp://a', 'amqp://b', 'amqp://c'] }),
@@ -15,7 +18,10 @@ const drivers: [string, () => Promise<Driver>][] = [
   [
     'rocketmq',
     async () =>
-      (await import('@lossless/rocketmq')).rocketmq({ endpoints: 'localhost:8081', namesrv: 'localhost:9876' }),
+      (await import('@lossless/rocketmq')).rocketmq({
+        endpoints: 'localhost:8081',
+        namesrv: 'localhost:9876',
+      }),
   ],
 ];
 
@@ -42,7 +48,13 @@ for (const [name, make] of drivers) {
   }
 }
 const cell = (v: unknown) =>
-  v === undefined ? 'n/a' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : `${Math.round(Number(v) / 1024)} KiB`;
+  v === undefined
+    ? 'n/a'
+    : typeof v === 'boolean'
+      ? v
+        ? 'yes'
+        : 'no'
+      : `${Math.round(Number(v) / 1024)} KiB`;
 console.log(`| capability | ${columns.map(([n]) => n).join(' | ')} |`);
 console.log(`| --- | ${columns.map(() => '---').join(' | ')} |`);
 for (const [key, label] of rows) {
