@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 // Exponential backoff with full jitter, used for publish re-sends and for redelivery delays.
 // Written here rather than taken from a retry library because both callers need the delay itself as a value
 // (a re-send is re-queued into the batch pipeline, a redelivery delay is handed to the broker), while retry
@@ -18,4 +20,25 @@ export interface BackoffPolicy {
 export function backoffDelay(policy: BackoffPolicy, retry: number): number {
   const exact = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, retry - 1));
   return policy.jitter === 'full' ? Math.round(exact / 2 + (Math.random() * exact) / 2) : Math.round(exact);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind either way. */
+export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** An AbortController whose signal may have any number of listeners (shared by many handlers or waits). */
+export function unlimitedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

@@ -3,7 +3,7 @@
 // caller is answered after the write and the bus drives the send in the background until the broker confirms,
 // retrying transient failures forever with backoff; on close the drive stops and the entry stays for the next
 // start, where replay() sends it again with the same id.
-import { backoffDelay } from './backoff.js';
+import { abortableDelay, backoffDelay, unlimitedAbortController } from './backoff.js';
 import { ErrorCode, isRetriable, type LosslessError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { MessageRecord } from './message.js';
@@ -24,7 +24,7 @@ export class OutboxPublisher {
   private readonly deletes: Coalescer<string>;
   private readonly accepted: boolean;
   private readonly drives = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
+  private readonly stopping = unlimitedAbortController();
   private replaying: Promise<void> | undefined;
 
   constructor(
@@ -114,13 +114,7 @@ export class OutboxPublisher {
   }
 
   private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.stopping.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return abortableDelay(ms, this.stopping.signal);
   }
 
   private undeliverable(entry: OutboxEntry, error: Error): void {

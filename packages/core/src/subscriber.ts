@@ -3,7 +3,7 @@
 // handler resolved; on a throw, redelivery after a backoff, or the dead-letter destination once the
 // subscription's maxDeliveries is reached — and on close stops fetching, lets running handlers finish within a
 // deadline and leaves everything else to be redelivered.
-import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import { abortableDelay, type BackoffPolicy, backoffDelay, unlimitedAbortController } from './backoff.js';
 import type { Driver, DriverDelivery, DriverSubscription } from './driver/driver.js';
 import { ErrorCode, LosslessError, toLosslessError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -154,7 +154,8 @@ export class Subscription {
   private readonly keyQueues = new Map<string, Tracked[]>();
   private readonly running = new Set<Promise<void>>();
   private readonly delayed = new Map<Tracked, NodeJS.Timeout>();
-  private readonly abort = new AbortController();
+  /** Shared by every handler of the subscription: any number of them may listen. */
+  private readonly abort = unlimitedAbortController();
   private driverSub: DriverSubscription | undefined;
   private stopping = false;
   private closing: Promise<void> | undefined;
@@ -258,13 +259,7 @@ export class Subscription {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    return abortableDelay(ms, this.abort.signal);
   }
 
   /** @internal The one place a delivery is settled. Never rejects: failures go to onError. */

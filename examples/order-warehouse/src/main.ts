@@ -1,0 +1,64 @@
+// The command line of every broker example: `main.ts [--orders N]` runs the scenario and prints the
+// accounting; started by the scenario with LOSSLESS_EXAMPLE_WAREHOUSE set, the same entry is a warehouse.
+import type { BrokerSettings } from '@lossless/brokers';
+import { formatAccounting } from './report.js';
+import { runScenario, type ScenarioOptions } from './scenario.js';
+import { AdapterUnavailableError, type ExampleTarget } from './target.js';
+import { runWarehouse, WAREHOUSE_ENV, type WarehouseConfig } from './warehouse.js';
+
+const USAGE = 'options: --orders N (default 2000), --callers N (32), --rate N orders/s (250)';
+
+/** Parses `--orders`, `--callers`, `--rate`. Throws on anything else. */
+export function parseScenarioArgs(argv: readonly string[]): ScenarioOptions {
+  const options: ScenarioOptions = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, raw] = [argv[i], argv[i + 1]];
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} needs a positive integer\n${USAGE}`);
+    if (flag === '--orders') options.orders = value;
+    else if (flag === '--callers') options.callers = value;
+    else if (flag === '--rate') options.ratePerSecond = value;
+    else throw new Error(`unknown option ${flag}\n${USAGE}`);
+  }
+  return options;
+}
+
+/**
+ * Runs an example entry: the warehouse when this process was started as one, the scenario otherwise. Exits
+ * the process: 0 when nothing was lost, 1 when something was (or a step failed), 2 for bad usage or a
+ * missing adapter.
+ */
+export async function exampleMain<S extends BrokerSettings>(
+  target: ExampleTarget<S>,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<never> {
+  const warehouse = process.env[WAREHOUSE_ENV];
+  if (warehouse !== undefined) {
+    await runWarehouse(target, JSON.parse(warehouse) as WarehouseConfig<S>);
+    process.exit(0);
+  }
+  let options: ScenarioOptions;
+  try {
+    options = parseScenarioArgs(argv);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  console.log(
+    `The order service publishes an OrderPaid event per paid order (${target.name}); the warehouse ships each\n` +
+      'order once, deduplicating redeliveries by message id. Both the warehouse and the broker get killed with\n' +
+      'SIGKILL on the way. Every publish that resolved was confirmed by the broker: none of those may be lost.\n',
+  );
+  try {
+    const accounting = await runScenario(target, options);
+    console.log(`\n${formatAccounting(accounting)}`);
+    process.exit(accounting.lost === 0 && accounting.phantom === 0 ? 0 : 1);
+  } catch (error) {
+    if (error instanceof AdapterUnavailableError) {
+      console.error(`${target.name} example: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`${target.name} example failed:`, error);
+    process.exit(1);
+  }
+}
