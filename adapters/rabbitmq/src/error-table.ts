@@ -2,15 +2,15 @@
 // code (a number), the Node.js socket error code (a string) or, for amqplib's own errors that carry no code,
 // the start of their message. Every row cites what the code means, so the mapping can be checked against the
 // spec (AMQP 0-9-1, section 1.3 "Constants") and the client's source.
-import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import {
+  ErrorCode,
+  type ErrorContext,
+  type ErrorMapper,
+  type ErrorRow,
+  errorMapper,
+} from '@lossless/core/driver';
 
-interface Row {
-  readonly code: ErrorCode;
-  /** Overrides the default of `code` (NACKED, UNAVAILABLE, RESOURCE_EXHAUSTED… are retriable). */
-  readonly retriable?: boolean;
-  /** What the broker or the client meant, in a few words, for the error message. */
-  readonly meaning: string;
-}
+type Row = ErrorRow;
 
 /** The one mapping table. Keys: AMQP reply codes, socket errnos, amqplib message prefixes ("amqplib:…"). */
 export const ERROR_TABLE: ReadonlyMap<number | string, Row> = new Map<number | string, Row>([
@@ -143,44 +143,13 @@ export function lookup(error: unknown): { key: number | string; row: Row } | und
   return undefined;
 }
 
-/** Context for the error message and fields of the LosslessError. */
-export interface ErrorContext {
-  topic?: string | undefined;
-  subscription?: string | undefined;
-  messageId?: string | undefined;
-  /** What the driver was doing, e.g. "publishing to topic 'orders'". */
-  doing?: string;
-}
+/** The table as core's error mapper: classify() for known errors, toError() for anything (INTERNAL otherwise). */
+const mapper = errorMapper('rabbitmq', lookup);
+
+export type { ErrorContext };
 
 /** Maps a native error through ERROR_TABLE; undefined for errors it does not know. */
-export function classifyNative(error: unknown, context: ErrorContext = {}): LosslessError | undefined {
-  if (error instanceof LosslessError) return error;
-  const hit = lookup(error);
-  if (!hit) return undefined;
-  const text = error instanceof Error ? error.message : String(error);
-  const doing = context.doing ? ` while ${context.doing}` : '';
-  return new LosslessError(hit.row.code, `rabbitmq: ${hit.row.meaning}${doing}: ${text}`, {
-    cause: error,
-    broker: 'rabbitmq',
-    ...(hit.row.retriable === undefined ? {} : { retriable: hit.row.retriable }),
-    topic: context.topic,
-    subscription: context.subscription,
-    messageId: context.messageId,
-  });
-}
+export const classifyNative: ErrorMapper['classify'] = mapper.classify;
 
 /** Like classifyNative, but never undefined: what the table does not know becomes INTERNAL (not retriable). */
-export function toError(error: unknown, context: ErrorContext = {}): LosslessError {
-  const known = classifyNative(error, context);
-  if (known) return known;
-  const text = error instanceof Error ? error.message : String(error);
-  const doing = context.doing ? ` while ${context.doing}` : '';
-  return new LosslessError(ErrorCode.INTERNAL, `rabbitmq: unexpected error${doing}: ${text}`, {
-    cause: error,
-    broker: 'rabbitmq',
-    retriable: false,
-    topic: context.topic,
-    subscription: context.subscription,
-    messageId: context.messageId,
-  });
-}
+export const toError: ErrorMapper['toError'] = mapper.toError;

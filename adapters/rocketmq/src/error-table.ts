@@ -7,16 +7,10 @@
 //   - an errno ('ECONNREFUSED', …): the admin's TCP connection to a name server or broker;
 //   - 'client:<message start>': the client's own errors, which carry no code (plain Error / TypeError).
 // Every row says what the code means, so the mapping can be checked against the proto and the proxy's source.
-import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import { ErrorCode, type ErrorMapper, type ErrorRow, errorMapper } from '@lossless/core/driver';
 
-/** One row of the table. */
-export interface ErrorRow {
-  readonly code: ErrorCode;
-  /** Overrides the default of `code` (NACKED, UNAVAILABLE, RESOURCE_EXHAUSTED, STALE_DELIVERY… are retriable). */
-  readonly retriable?: boolean;
-  /** What the broker or the client meant, in a few words, for the error message. */
-  readonly meaning: string;
-}
+/** One row of the table (core's shape: code, meaning, optional retriable override). */
+export type { ErrorRow };
 
 /** The one mapping table. */
 export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<number | string, ErrorRow>([
@@ -202,23 +196,15 @@ export function lookup(error: unknown): { key: number | string; row: ErrorRow; n
   return undefined;
 }
 
-/** Maps a native error through the table to a LosslessError; undefined for errors the table does not know. */
-export function classifyNative(
-  error: unknown,
-  context: {
-    topic?: string | undefined;
-    subscription?: string | undefined;
-    messageId?: string | undefined;
-  } = {},
-): LosslessError | undefined {
-  if (error instanceof LosslessError) return error;
+const mapper = errorMapper('rocketmq', (error) => {
   const found = lookup(error);
   if (!found) return undefined;
   const text = error instanceof Error ? error.message : String(error);
-  return new LosslessError(found.row.code, `rocketmq: ${found.row.meaning} (${String(found.key)}): ${text}`, {
-    cause: error,
-    broker: 'rocketmq',
-    ...(found.row.retriable === undefined ? {} : { retriable: found.row.retriable }),
-    ...context,
-  });
-}
+  return { row: found.row, detail: `(${String(found.key)}) ${text}` };
+});
+
+/** Maps a native error through the table to a LosslessError; undefined for errors the table does not know. */
+export const classifyNative: ErrorMapper['classify'] = mapper.classify;
+
+/** Like classifyNative, but an unknown error becomes INTERNAL (not retriable). */
+export const toError: ErrorMapper['toError'] = mapper.toError;

@@ -17,3 +17,5 @@ export type {
   HealthState,
   SendOutcome,
 } from './driver.js';
+export type { ErrorContext, ErrorMapper, ErrorRow } from './error-mapping.js';
+export { errorMapper } from './error-mapping.js';
