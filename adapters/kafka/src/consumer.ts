@@ -1,0 +1,700 @@
+// Consuming one subscription: a kafkajs consumer in the subscription's group reads the topic and its retry topic
+// (or, for dead letters, the dead-letter topic) with manual commits, hands deliveries to core up to `prefetch`
+// unsettled at once, and commits per partition only the contiguous watermark below which every delivery was
+// settled (acked, re-produced to the retry topic, or dead-lettered). Kafka has no nack: a nack re-produces the
+// message with attempt + 1, then counts as settled. A delivery of a partition this consumer no longer owns, or
+// of a closed subscription, is stale: settling it rejects with STALE_DELIVERY and commits nothing, so the new
+// owner reads it again from the committed offset.
+//
+// kafkajs specifics this file is built around (read in kafkajs 2.2.4's runner, fetcher and offset manager):
+// - A fetcher waits until every batch of one fetch response was processed before it fetches again, and
+//   `resolveOffset` only moves the fetch position. So eachBatch returns once its messages were HANDED OUT (not
+//   settled), resolving each as it goes; the commit position is ours alone (`autoCommit: false`).
+// - kafkajs has no "partitions revoked" callback: it rejoins as soon as a heartbeat answers
+//   REBALANCE_IN_PROGRESS. When that heartbeat is our own (eachBatch waiting for prefetch room, which is when
+//   many deliveries are unsettled), we stop handing out, wait up to `revocationDrainMs` for unsettled deliveries,
+//   commit, and only then let kafkajs rejoin. When kafkajs sees it first, we commit what is settled at that
+//   moment (the REBALANCING event; the old generation may still commit while the group prepares).
+// - After a rejoin kafkajs fetches again from the COMMITTED offset, even for partitions it keeps: offsets this
+//   consumer already handed out (and still tracks) are skipped instead of delivered twice.
+// - A commit is accepted for a partition the member no longer owns (kafkajs #1046): we commit only partitions of
+//   the assignment we know, and never past a message that is neither settled nor safely re-produced.
+import type { Logger } from '@lossless/core';
+import {
+  type DeliverySink,
+  type DriverDelivery,
+  type DriverSubscribeOptions,
+  type DriverSubscription,
+  ErrorCode,
+  LosslessError,
+  type NormalizedSubscription,
+  ReservedHeader,
+  type SendOutcome,
+} from '@lossless/core/driver';
+import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { classifyNative, toError } from './error-table.js';
+import {
+  fromKafka,
+  type IncomingFields,
+  KafkaHeader,
+  type Outgoing,
+  toCopy,
+  visibleHeaders,
+} from './message-mapping.js';
+import { consumerGroupId, deadLetterGroupId, deadLetterTopicName, retryTopicName } from './names.js';
+import type { ResolvedOptions } from './options.js';
+
+/** What a consumer needs from the driver. */
+export interface ConsumerHost {
+  readonly kafka: Kafka;
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  /** Produces copies (retry, dead letter) through the driver's idempotent producer lanes. */
+  produce(topic: string, records: readonly Outgoing[]): Promise<SendOutcome[]>;
+  onSuccess(): void;
+  onTrouble(error: LosslessError): void;
+  forget(consumer: KafkaConsumer): void;
+}
+
+/** Longest `x-lossless-last-error` written, characters. */
+const LAST_ERROR_MAX = 4_096;
+/** Batches kafkajs may hand to eachBatch at once (they are merged by timestamp before delivery). */
+const PARTITIONS_AT_ONCE = 32;
+
+/** The deliveries of one partition handed out during one continuous ownership, in offset order. */
+class PartitionTrack {
+  /** Handed-out offsets not yet passed by the watermark, in order; `settled` marks those done. */
+  private readonly window: { offset: number; settled: boolean }[] = [];
+  private head = 0;
+  /** One past the highest offset handed out; -1 before the first. */
+  next = -1;
+  /** The offset last committed by this consumer for this ownership; -1 if none. */
+  committed = -1;
+  revoked = false;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  hand(offset: number): { offset: number; settled: boolean } {
+    const slot = { offset, settled: false };
+    this.window.push(slot);
+    this.next = offset + 1;
+    return slot;
+  }
+
+  /** The offset to commit: the lowest unsettled handed-out offset, or one past the last handed out. */
+  watermark(): number {
+    while (this.head < this.window.length && this.window[this.head]!.settled) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.window.length) {
+      this.window.splice(0, this.head);
+      this.head = 0;
+    }
+    const first = this.window[this.head];
+    return first ? first.offset : this.next;
+  }
+
+  get unsettled(): number {
+    let n = 0;
+    for (let i = this.head; i < this.window.length; i++) if (!this.window[i]!.settled) n++;
+    return n;
+  }
+}
+
+/** A fetched batch whose messages are being handed out. */
+interface Work {
+  readonly topic: string;
+  readonly partition: number;
+  readonly track: PartitionTrack;
+  readonly messages: KafkaMessage[];
+  index: number;
+  readonly resolveOffset: (offset: string) => void;
+  done: boolean;
+  readonly finish: () => void;
+}
+
+class KafkaDelivery implements DriverDelivery {
+  readonly id: string;
+  readonly key: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  readonly attempt: number;
+  /** core settled it (first call of ack / nack / deadLetter). */
+  claimed = false;
+
+  constructor(
+    readonly consumer: KafkaConsumer,
+    readonly track: PartitionTrack,
+    readonly slot: { offset: number; settled: boolean },
+    readonly fields: IncomingFields,
+    deadLetters: boolean,
+  ) {
+    this.id = fields.id;
+    this.key = fields.key;
+    this.headers = visibleHeaders(fields, deadLetters);
+    this.body = fields.body;
+    this.timestamp = fields.timestamp;
+    this.attempt = fields.attempt;
+  }
+
+  ack(): Promise<void> {
+    return this.consumer.ack(this);
+  }
+
+  nack(options: { delayMs: number; error: string }): Promise<void> {
+    // nativeRedeliveryDelay is false: core already held the message for the delay.
+    return this.consumer.nack(this, options.error);
+  }
+
+  deadLetter(options: { error: string }): Promise<void> {
+    return this.consumer.deadLetter(this, options.error);
+  }
+}
+
+function isRebalance(error: unknown): boolean {
+  const type = (error as { type?: unknown } | null)?.type;
+  return (
+    type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION'
+  );
+}
+
+function isMembershipLost(error: unknown): boolean {
+  return (error as { type?: unknown } | null)?.type === 'UNKNOWN_MEMBER_ID';
+}
+
+/** One kafkajs consumer for one subscribe() call. */
+export class KafkaConsumer implements DriverSubscription {
+  private readonly spec: NormalizedSubscription;
+  private readonly deadLetters: boolean;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  private readonly consumer: Consumer;
+  private readonly tracks = new Map<string, PartitionTrack>();
+  private readonly works: Work[] = [];
+  /** Deliveries handed to core and not yet settled by it (the prefetch bound). */
+  private outstanding = 0;
+  private stopped = false;
+  private closed = false;
+  private stopping: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  /** Set while a rebalance drain runs: nothing new is handed out. */
+  private draining: Promise<void> | undefined;
+  private memberId: string | undefined;
+  private commitRunning: Promise<void> | undefined;
+  private commitAgain = false;
+  private commitRetry: NodeJS.Timeout | undefined;
+  /** Wakes waiters (drain, batch waits) whenever something settles or changes. */
+  private readonly listeners = new Set<() => void>();
+  private readonly removers: (() => void)[] = [];
+
+  constructor(
+    private readonly host: ConsumerHost,
+    options: DriverSubscribeOptions,
+    private readonly sink: DeliverySink,
+  ) {
+    this.spec = options.subscription;
+    this.deadLetters = options.deadLetters;
+    this.prefetch = options.prefetch;
+    const { topic, name } = this.spec;
+    this.groupId = options.deadLetters ? deadLetterGroupId(topic, name) : consumerGroupId(topic, name);
+    this.topics = options.deadLetters
+      ? [deadLetterTopicName(topic, name)]
+      : [topic, retryTopicName(topic, name)];
+    const o = host.options;
+    this.consumer = host.kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: o.sessionTimeout,
+      heartbeatInterval: o.heartbeatInterval,
+      rebalanceTimeout: o.rebalanceTimeout,
+      // Short long-polls: a stopped (paused) consumer sleeps this long per loop, which bounds close().
+      maxWaitTimeInMs: 500,
+      maxBytesPerPartition: Math.max(1024 * 1024, o.maxMessageBytes + 64 * 1024),
+      allowAutoTopicCreation: false,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
+    });
+  }
+
+  private readonly prefetch: number;
+
+  private context(doing: string, messageId?: string) {
+    return { topic: this.spec.topic, subscription: this.spec.name, messageId, doing };
+  }
+
+  /** Joins the group and starts fetching. Rejects with the mapped error when kafkajs cannot start. */
+  async start(): Promise<void> {
+    const c = this.consumer;
+    this.removers.push(
+      c.on(c.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberId, e.payload.memberAssignment)),
+      c.on(c.events.REBALANCING, () => {
+        // kafkajs saw the rebalance first and rejoins now: commit what is settled while the old generation
+        // can still commit (the group is preparing the rebalance).
+        this.commitSoon(true);
+      }),
+      c.on(c.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart)),
+      c.on(c.events.FETCH, () => this.host.onSuccess()),
+      c.on(c.events.HEARTBEAT, () => this.host.onSuccess()),
+    );
+    try {
+      await c.connect();
+      await c.subscribe({ topics: [...this.topics], fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
+        eachBatch: (payload) => this.eachBatch(payload),
+      });
+    } catch (error) {
+      for (const remove of this.removers.splice(0)) remove();
+      await c.disconnect().catch(() => {});
+      throw toError(error, this.context(`starting consumer group '${this.groupId}'`));
+    }
+  }
+
+  // --- membership -------------------------------------------------------------------------------------------
+
+  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
+    if (this.closed) return;
+    const owned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const p of partitions) owned.add(`${topic}|${p}`);
+    }
+    const sameMember = this.memberId === memberId;
+    this.memberId = memberId;
+    for (const [key, track] of this.tracks) {
+      // Kept only while owned without a gap: same member id (no lost membership) and still assigned.
+      if (!sameMember || !owned.has(key)) this.revoke(key, track);
+    }
+    this.wake();
+    this.commitSoon();
+  }
+
+  private onCrash(error: Error, restart: boolean): void {
+    // kafkajs disconnects and (when restart) starts a new member later: every ownership is over.
+    for (const [key, track] of this.tracks) this.revoke(key, track);
+    this.memberId = undefined;
+    const e = classifyNative(error, this.context('consuming'));
+    if (e?.code === ErrorCode.UNAVAILABLE) this.host.onTrouble(e);
+    if (!restart && !this.closed) {
+      this.host.logger.error(
+        `kafka: consumer of group '${this.groupId}' stopped: ${error.message}; subscribe again to continue`,
+      );
+    }
+    this.wake();
+  }
+
+  /** The partition's ownership ended: its unsettled deliveries go stale, its unhanded messages are dropped. */
+  private revoke(key: string, track: PartitionTrack): void {
+    track.revoked = true;
+    this.tracks.delete(key);
+    for (const w of this.works) if (w.track === track) this.finishWork(w);
+  }
+
+  private trackFor(topic: string, partition: number): PartitionTrack {
+    const key = `${topic}|${partition}`;
+    let track = this.tracks.get(key);
+    if (!track) {
+      track = new PartitionTrack(topic, partition);
+      this.tracks.set(key, track);
+    }
+    return track;
+  }
+
+  // --- fetching and handing out -----------------------------------------------------------------------------
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat } = payload;
+    if (this.stopped || this.closed || this.draining) return;
+    const track = this.trackFor(batch.topic, batch.partition);
+    const messages = this.fresh(batch, track, resolveOffset);
+    if (messages.length === 0) return;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const work: Work = {
+      topic: batch.topic,
+      partition: batch.partition,
+      track,
+      messages,
+      index: 0,
+      resolveOffset,
+      done: false,
+      finish,
+    };
+    this.works.push(work);
+    this.dispatch();
+    // Wait until every message of the batch was handed out (prefetch room), heartbeating meanwhile: the
+    // session must survive slow handlers, and our heartbeat is where a rebalance can be seen before kafkajs
+    // rejoins, so unsettled deliveries can still be settled and committed.
+    while (!work.done) {
+      const tick = new Promise<'tick'>((resolve) => {
+        const t = setTimeout(() => resolve('tick'), this.host.options.heartbeatInterval);
+        void finished.then(() => clearTimeout(t));
+      });
+      if ((await Promise.race([finished, tick])) !== 'tick') break;
+      try {
+        await heartbeat();
+      } catch (error) {
+        if (isRebalance(error) || isMembershipLost(error)) {
+          await this.drainForRebalance(isMembershipLost(error), heartbeat);
+          throw error;
+        }
+        this.host.logger.debug(`kafka: heartbeat of group '${this.groupId}' failed: ${String(error)}`);
+      }
+    }
+  }
+
+  /** The batch's messages not yet handed out during this ownership (kafkajs re-fetches from the committed offset). */
+  private fresh(
+    batch: Batch,
+    track: PartitionTrack,
+    resolveOffset: (offset: string) => void,
+  ): KafkaMessage[] {
+    if (track.next < 0) return batch.messages;
+    const out: KafkaMessage[] = [];
+    let skipped: string | undefined;
+    for (const m of batch.messages) {
+      if (Number(m.offset) < track.next) skipped = m.offset;
+      else out.push(m);
+    }
+    if (skipped !== undefined) resolveOffset(skipped);
+    return out;
+  }
+
+  /** Hands out messages, oldest record timestamp first across partitions, while there is prefetch room. */
+  private dispatch(): void {
+    while (!this.stopped && !this.closed && !this.draining && this.outstanding < this.prefetch) {
+      let pick: Work | undefined;
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const w of this.works) {
+        const m = w.messages[w.index];
+        if (!m) continue;
+        const ts = Number(m.timestamp);
+        if (pick === undefined || ts < oldest) {
+          pick = w;
+          oldest = ts;
+        }
+      }
+      if (!pick) return;
+      const m = pick.messages[pick.index++]!;
+      const offset = Number(m.offset);
+      const slot = pick.track.hand(offset);
+      pick.resolveOffset(m.offset);
+      if (pick.index >= pick.messages.length) this.finishWork(pick);
+      let fields: IncomingFields;
+      try {
+        fields = fromKafka(pick.topic, pick.partition, m, this.deadLetters);
+      } catch (error) {
+        // Undecodable: count it settled (skip) rather than block the partition forever; say so loudly.
+        slot.settled = true;
+        this.host.logger.error(
+          `kafka: skipping undecodable record ${pick.topic}/${pick.partition}@${m.offset}: ${String(error)}`,
+        );
+        continue;
+      }
+      this.outstanding++;
+      this.sink(new KafkaDelivery(this, pick.track, slot, fields, this.deadLetters));
+    }
+  }
+
+  private finishWork(w: Work): void {
+    if (w.done) return;
+    w.done = true;
+    const i = this.works.indexOf(w);
+    if (i >= 0) this.works.splice(i, 1);
+    w.finish();
+  }
+
+  /**
+   * A rebalance is starting and kafkajs will rejoin once eachBatch returns: hand out nothing more, give the
+   * unsettled deliveries up to revocationDrainMs to settle, commit, then let go.
+   */
+  private drainForRebalance(membershipLost: boolean, heartbeat: () => Promise<void>): Promise<void> {
+    this.draining ??= (async () => {
+      this.host.logger.debug(
+        `kafka: group '${this.groupId}' is rebalancing: draining ${this.unsettledInTracks()} unsettled deliveries ` +
+          `before letting go${membershipLost ? ' (membership lost: nothing to commit)' : ''}`,
+      );
+      for (const w of [...this.works]) this.finishWork(w);
+      if (!membershipLost) {
+        // Heartbeats keep the member alive meanwhile (they answer REBALANCE_IN_PROGRESS, which is expected):
+        // a member silent for sessionTimeout would be expelled and lose every partition at once.
+        const o = this.host.options;
+        const beat = setInterval(() => void heartbeat().catch(() => {}), o.heartbeatInterval);
+        try {
+          const deadline = Date.now() + Math.min(o.revocationDrainMs, o.sessionTimeout);
+          await this.until(() => this.unsettledInTracks() === 0 || this.closed, deadline);
+          await this.commitNow();
+        } finally {
+          clearInterval(beat);
+        }
+      }
+    })().finally(() => {
+      this.draining = undefined;
+      if (membershipLost) for (const [key, track] of this.tracks) this.revoke(key, track);
+      queueMicrotask(() => this.dispatch());
+    });
+    return this.draining;
+  }
+
+  private unsettledInTracks(): number {
+    let n = 0;
+    for (const t of this.tracks.values()) n += t.unsettled;
+    return n;
+  }
+
+  private wake(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Resolves when `ready()` holds (checked on every wake) or at `deadline`. */
+  private until(ready: () => boolean, deadline: number): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (ready()) done();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      this.listeners.add(check);
+    });
+  }
+
+  // --- settlement -------------------------------------------------------------------------------------------
+
+  private stale(d: KafkaDelivery, why: string): LosslessError {
+    return new LosslessError(ErrorCode.STALE_DELIVERY, `kafka: delivery of message ${d.id} ${why}`, {
+      broker: 'kafka',
+      topic: this.spec.topic,
+      subscription: this.spec.name,
+      messageId: d.id,
+    });
+  }
+
+  /** Core's first settlement of `d`: frees its prefetch slot. Throws STALE_DELIVERY when it cannot count. */
+  private claim(d: KafkaDelivery): void {
+    if (d.claimed) throw this.stale(d, 'was already settled');
+    d.claimed = true;
+    this.outstanding--;
+    queueMicrotask(() => this.dispatch());
+    this.assertFresh(d);
+  }
+
+  private assertFresh(d: KafkaDelivery): void {
+    if (this.closed) {
+      throw this.stale(
+        d,
+        'is stale: its subscription was closed before the settlement; the message was not committed and ' +
+          'will be redelivered',
+      );
+    }
+    if (d.track.revoked) {
+      throw this.stale(
+        d,
+        `is stale: partition ${d.track.topic}/${d.track.partition} was reassigned (rebalance); the message was ` +
+          'not committed and will be redelivered to its new owner',
+      );
+    }
+  }
+
+  private settled(d: KafkaDelivery): void {
+    d.slot.settled = true;
+    this.wake();
+    this.commitSoon();
+  }
+
+  async ack(d: KafkaDelivery): Promise<void> {
+    this.claim(d);
+    this.settled(d);
+  }
+
+  /** Re-produces the message to the retry topic with attempt + 1, then counts it settled. */
+  async nack(d: KafkaDelivery, error: string): Promise<void> {
+    this.claim(d);
+    if (this.deadLetters) {
+      // A dead letter whose handler failed goes back to the dead-letter topic with its dead-letter data intact
+      // and its own attempt count + 1 (after maxDeliveries of those, deadLetter() drops it).
+      const again = toCopy(d.fields, { [KafkaHeader.DEAD_LETTER_ATTEMPT]: String(d.attempt + 1) }, true);
+      await this.copyTo(
+        d,
+        deadLetterTopicName(this.spec.topic, this.spec.name),
+        again,
+        'the dead-letter topic',
+      );
+      this.settled(d);
+      return;
+    }
+    const copy = toCopy(d.fields, {
+      [ReservedHeader.ATTEMPT]: String(d.attempt + 1),
+      [ReservedHeader.LAST_ERROR]: clip(error),
+    });
+    await this.copyTo(d, retryTopicName(this.spec.topic, this.spec.name), copy, 'the retry topic');
+    this.settled(d);
+  }
+
+  /** Copies the message to the dead-letter topic with its data, then counts it settled (or just drops it). */
+  async deadLetter(d: KafkaDelivery, error: string): Promise<void> {
+    this.claim(d);
+    if (this.spec.deadLetter && !this.deadLetters) {
+      const copy = toCopy(d.fields, {
+        [ReservedHeader.ATTEMPT]: String(d.attempt),
+        [ReservedHeader.LAST_ERROR]: clip(error),
+        [ReservedHeader.DEAD_LETTER_REASON]: 'max-deliveries',
+        [ReservedHeader.ORIGINAL_TOPIC]: this.spec.topic,
+        [KafkaHeader.ORIGINAL_PARTITION]: String(d.track.partition),
+        [KafkaHeader.ORIGINAL_OFFSET]: `${d.track.topic}@${d.slot.offset}`,
+      });
+      await this.copyTo(
+        d,
+        deadLetterTopicName(this.spec.topic, this.spec.name),
+        copy,
+        'the dead-letter topic',
+      );
+    }
+    // deadLetter false (or already a dead letter): the message is dropped, as the subscription asked.
+    this.settled(d);
+  }
+
+  /**
+   * Produces `copy` and resolves once the broker confirmed it. A failed produce is tried again with backoff
+   * while the delivery is fresh: the original must not be committed before its copy is safe, and core does not
+   * settle twice. Throws STALE_DELIVERY when the delivery went stale meanwhile (the original is redelivered too).
+   */
+  private async copyTo(d: KafkaDelivery, topic: string, copy: Outgoing, what: string): Promise<void> {
+    let delay = 100;
+    for (;;) {
+      const [outcome] = await this.host.produce(topic, [copy]);
+      if (outcome?.ok) break;
+      const e = outcome?.error;
+      if (this.closed || d.track.revoked) {
+        throw this.stale(
+          d,
+          `could not be copied to ${what} before it went stale: ${e?.message ?? 'unknown'}`,
+        );
+      }
+      if (e && !e.retriable) throw e;
+      this.host.logger.warn(
+        `kafka: copying message ${d.id} to ${what} failed (${e?.message ?? 'unknown'}); retrying in ${delay} ms`,
+      );
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(5_000, delay * 2);
+    }
+    this.assertFresh(d);
+  }
+
+  // --- commits ----------------------------------------------------------------------------------------------
+
+  /** Commits the advanced watermarks soon (coalesced); one commit request in flight at a time. */
+  private commitSoon(now = false): void {
+    if (this.commitRunning) {
+      this.commitAgain = true;
+      return;
+    }
+    if (now) {
+      void this.commitNow();
+      return;
+    }
+    this.commitRunning = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitLoop());
+  }
+
+  /** Commits until nothing is left to commit; resolves when done (used by drain and close). */
+  private commitNow(): Promise<void> {
+    if (this.commitRunning) {
+      this.commitAgain = true;
+      return this.commitRunning;
+    }
+    this.commitRunning = this.commitLoop();
+    return this.commitRunning;
+  }
+
+  private async commitLoop(): Promise<void> {
+    try {
+      do {
+        this.commitAgain = false;
+        await this.commitOnce();
+      } while (this.commitAgain);
+    } finally {
+      this.commitRunning = undefined;
+    }
+  }
+
+  private async commitOnce(): Promise<void> {
+    const due: { track: PartitionTrack; offset: number }[] = [];
+    for (const track of this.tracks.values()) {
+      if (track.revoked || track.next < 0) continue;
+      const offset = track.watermark();
+      if (offset > track.committed) due.push({ track, offset });
+    }
+    if (due.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(
+        due.map(({ track, offset }) => ({
+          topic: track.topic,
+          partition: track.partition,
+          offset: String(offset),
+        })),
+      );
+      for (const { track, offset } of due) if (offset > track.committed) track.committed = offset;
+    } catch (error) {
+      // A rebalance in progress, a coordinator moving: the next settlement or join commits again; a transient
+      // failure is retried shortly. Uncommitted means redelivered, never lost.
+      this.host.logger.debug(`kafka: commit for group '${this.groupId}' failed: ${String(error)}`);
+      if (!this.closed && !isRebalance(error) && !isMembershipLost(error) && !this.commitRetry) {
+        this.commitRetry = setTimeout(() => {
+          this.commitRetry = undefined;
+          this.commitSoon();
+        }, 500);
+        this.commitRetry.unref();
+      }
+    }
+  }
+
+  // --- stop and close ---------------------------------------------------------------------------------------
+
+  /** Hands out nothing more (pauses fetching); deliveries already handed out can still be settled. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      for (const w of [...this.works]) this.finishWork(w);
+      try {
+        this.consumer.pause(this.topics.map((topic) => ({ topic })));
+      } catch {
+        /* not running (crashed): nothing is fetched anyway */
+      }
+      this.wake();
+    })();
+    return this.stopping;
+  }
+
+  /**
+   * Commits what was settled, then leaves the group: unsettled deliveries are not committed and are redelivered
+   * (to this group's next consumer); settling them afterwards rejects with STALE_DELIVERY. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.stop();
+      await this.draining?.catch(() => {});
+      await this.commitNow().catch(() => {});
+      this.closed = true;
+      if (this.commitRetry) clearTimeout(this.commitRetry);
+      for (const [key, track] of this.tracks) this.revoke(key, track);
+      this.wake();
+      for (const remove of this.removers.splice(0)) remove();
+      await this.consumer.disconnect().catch((error: unknown) => {
+        this.host.logger.debug(`kafka: disconnecting consumer of '${this.groupId}': ${String(error)}`);
+      });
+      this.host.forget(this);
+    })();
+    return this.closing;
+  }
+}
+
+function clip(error: string): string {
+  return error.length > LAST_ERROR_MAX ? `${error.slice(0, LAST_ERROR_MAX)}…` : error;
+}

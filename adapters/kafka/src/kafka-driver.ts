@@ -1,0 +1,461 @@
+// The Kafka driver: one kafkajs client per driver; an admin for topology and cluster description, idempotent
+// producers behind per-topic lanes (publish-lane.ts), a consumer per subscription (consumer.ts), and truthful
+// health. kafkajs reconnects by itself on its next request; the driver only watches: a socket that closes (every
+// socket goes through our socketFactory) or a request that fails for a connection reason makes health
+// 'disconnected' until a probe (a TCP connect through the same factory) or a request succeeds again.
+import { connect as netConnect, Socket } from 'node:net';
+import { consoleLogger, type Logger } from '@lossless/core';
+import {
+  type Capabilities,
+  type DeliverySink,
+  type Driver,
+  type DriverSubscribeOptions,
+  type DriverSubscription,
+  ErrorCode,
+  type Health,
+  type HealthState,
+  LosslessError,
+  type MessageRecord,
+  type NormalizedTopology,
+  type SendOutcome,
+} from '@lossless/core/driver';
+import {
+  type Admin,
+  type ISocketFactory,
+  type ISocketFactoryArgs,
+  Kafka,
+  type LogEntry,
+  logLevel,
+} from 'kafkajs';
+import { type ConsumerHost, KafkaConsumer } from './consumer.js';
+import { classifyNative, toError } from './error-table.js';
+import { type Outgoing, toOutgoing } from './message-mapping.js';
+import { deadLetterTopicName, retryTopicName } from './names.js';
+import { type KafkaDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type LaneHost, ProducerPool } from './publish-lane.js';
+import { type TopicDefaults, TopologyManager } from './topology.js';
+
+/** The Kafka driver: the core contract plus what an operator may want to see. */
+export interface KafkaDriver extends Driver {
+  /** The brokers of the cluster as described at connect (undefined before). */
+  readonly clusterSize: number | undefined;
+  /** The defaults topics are created with, decided at connect from the cluster size and the options. */
+  readonly topicDefaults: TopicDefaults | undefined;
+}
+
+/** How long a topic's partition count is trusted, ms. */
+const PARTITIONS_TTL_MS = 30_000;
+
+/** How often a disconnected driver probes the broker, ms. */
+const PROBE_INTERVAL_MS = 1_000;
+
+const defaultSocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+  const socket = netConnect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 30_000);
+  return socket;
+};
+
+class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
+  readonly name = 'kafka';
+  readonly capabilities: Capabilities;
+  readonly logger: Logger;
+  readonly options: ResolvedOptions;
+  readonly kafka: Kafka;
+  readonly chunkBytes: number;
+  readonly ackTimeoutMs: number;
+  private readonly socketFactory: ISocketFactory;
+  private readonly producers: ProducerPool;
+  private admin: Admin | undefined;
+  private readonly pinned = new Map<string, Promise<Admin>>();
+  private topology: TopologyManager | undefined;
+  private readonly consumers = new Set<KafkaConsumer>();
+  private readonly partitions = new Map<string, { count: Promise<number>; at: number }>();
+  private state: HealthState = 'connecting';
+  private reason: string | undefined = 'not connected yet';
+  private since = Date.now();
+  private connected = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private probing: NodeJS.Timeout | undefined;
+  private probeRunning = false;
+  clusterSize: number | undefined;
+  topicDefaults: TopicDefaults | undefined;
+
+  constructor(options: KafkaDriverOptions) {
+    this.options = resolveOptions(options);
+    this.logger = options.logger ?? consoleLogger;
+    this.chunkBytes = this.options.maxMessageBytes;
+    this.ackTimeoutMs = Math.max(1_000, this.options.requestTimeout - 5_000);
+    const replicated =
+      this.options.replicated ??
+      (this.options.brokers.length >= 3 && (this.options.defaultMinInSyncReplicas ?? 2) >= 2);
+    this.capabilities = {
+      maxMessageBytes: this.options.maxMessageBytes,
+      unroutable: false, // a topic is a log: it keeps every message whether or not a subscription exists
+      nativeRedeliveryDelay: false, // Kafka has no delayed redelivery: core holds the message, then nacks
+      deadLetters: true, // `<topic>.<subscription>.dlq`, read with subscribe(..., { deadLetters: true })
+      keyOrdering: true, // record key → partition; a partition is delivered in offset order
+      externalProcess: true,
+      replication: replicated, // refined at connect from the cluster's own description
+      staleAckDetection: true, // deliveries of revoked partitions or closed subscriptions are rejected
+      retainsBeforeSubscription: true, // a new consumer group starts at the earliest retained offset
+    };
+    const user = this.options.socketFactory ?? defaultSocketFactory;
+    this.socketFactory = (args) => this.watch(user(args));
+    this.kafka = new Kafka({
+      clientId: this.options.clientId,
+      brokers: [...this.options.brokers],
+      connectionTimeout: this.options.connectionTimeout,
+      requestTimeout: this.options.requestTimeout,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
+      socketFactory: this.socketFactory,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => this.kafkaLog(entry),
+    });
+    this.producers = new ProducerPool(this);
+  }
+
+  private kafkaLog({ namespace, level, log }: LogEntry): void {
+    if (this.closed) return;
+    const { message, ...rest } = log;
+    const line = `kafkajs ${namespace}: ${message}`;
+    if (level === logLevel.ERROR) this.logger.warn(line, rest);
+    else if (level === logLevel.WARN) this.logger.info(line, rest);
+    else this.logger.debug(line, rest);
+  }
+
+  debug(message: string): void {
+    this.logger.debug(message);
+  }
+
+  // --- health -----------------------------------------------------------------------------------------------
+
+  private setState(state: HealthState, reason?: string): void {
+    if (this.state === 'closed') return;
+    if (state !== this.state) this.since = Date.now();
+    this.state = state;
+    this.reason = reason;
+  }
+
+  health(): Health {
+    return this.reason === undefined
+      ? { state: this.state, since: this.since }
+      : { state: this.state, reason: this.reason, since: this.since };
+  }
+
+  /** A request went through: connected (once connect() succeeded). */
+  onSuccess(): void {
+    if (!this.connected || this.closed) return;
+    if (this.state !== 'connected') this.setState('connected');
+  }
+
+  /** A request failed for a connection reason: disconnected until a probe or a request succeeds. */
+  onTrouble(error: LosslessError): void {
+    if (!this.connected || this.closed) return;
+    this.setState('disconnected', error.message);
+    this.startProbing();
+  }
+
+  /** Every socket kafkajs opens: when one closes, check at once whether the broker is still reachable. */
+  private watch(socket: Socket): Socket {
+    socket.once('close', () => {
+      if (this.connected && !this.closed) void this.probe();
+    });
+    return socket;
+  }
+
+  private startProbing(): void {
+    if (this.probing || this.closed) return;
+    this.probing = setInterval(() => void this.probe(), PROBE_INTERVAL_MS);
+    this.probing.unref();
+  }
+
+  private stopProbing(): void {
+    if (this.probing) clearInterval(this.probing);
+    this.probing = undefined;
+  }
+
+  /** One TCP connect to the first bootstrap broker through the socket factory (so a route is honoured). */
+  private async probe(): Promise<void> {
+    if (this.probeRunning || this.closed) return;
+    this.probeRunning = true;
+    try {
+      const ok = await this.reachable(this.options.brokers[0]!, this.options.connectionTimeout);
+      if (this.closed) return;
+      if (ok) {
+        this.stopProbing();
+        if (this.state !== 'connected') this.setState('connected');
+      } else {
+        this.setState('disconnected', `broker ${this.options.brokers[0]} unreachable`);
+        this.startProbing();
+      }
+    } finally {
+      this.probeRunning = false;
+    }
+  }
+
+  private reachable(address: string, timeoutMs: number): Promise<boolean> {
+    const i = address.lastIndexOf(':');
+    const host = address.slice(0, i).replace(/^\[|\]$/g, '');
+    const port = Number(address.slice(i + 1));
+    const user = this.options.socketFactory ?? defaultSocketFactory;
+    return new Promise((resolve) => {
+      let socket: Socket | undefined;
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        socket?.destroy();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      try {
+        const args = { host, port, ssl: {}, onConnect: () => finish(true) } as unknown as ISocketFactoryArgs;
+        socket = user(args);
+        socket.once('error', () => finish(false));
+        socket.once('close', () => finish(false));
+      } catch {
+        finish(false);
+      }
+    });
+  }
+
+  // --- connection -------------------------------------------------------------------------------------------
+
+  private closedError(): LosslessError {
+    return new LosslessError(ErrorCode.CLOSED, 'kafka: the driver is closed: create a new one to continue', {
+      broker: 'kafka',
+    });
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    if (this.closed) throw this.closedError();
+    this.setState('connecting', 'connecting');
+    let lastError: unknown;
+    const unavailable = () =>
+      new LosslessError(
+        ErrorCode.UNAVAILABLE,
+        `kafka: could not connect to ${this.options.brokers.join(', ')}` +
+          `${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+        { broker: 'kafka', cause: lastError ?? signal.reason },
+      );
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(unavailable());
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      let delay = 100;
+      while (!this.closed) {
+        try {
+          await Promise.race([this.attemptConnect(), aborted]);
+          break;
+        } catch (error) {
+          if (signal.aborted || this.closed) throw error instanceof LosslessError ? error : unavailable();
+          const e = classifyNative(error);
+          if (e && !e.retriable) throw e;
+          lastError = error;
+          this.reason = `connecting: ${error instanceof Error ? error.message : String(error)}`;
+          await Promise.race([new Promise((r) => setTimeout(r, delay)), aborted]);
+          delay = Math.min(2_000, delay * 2);
+        }
+      }
+      if (this.closed) throw this.closedError();
+      this.connected = true;
+      this.setState('connected');
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Admin connect + cluster description (decides the topic defaults) + the first producer. */
+  private async attemptConnect(): Promise<void> {
+    if (!this.admin) {
+      this.admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 } });
+    }
+    await this.admin.connect();
+    const cluster = await this.admin.describeCluster();
+    const size = cluster.brokers.length;
+    this.clusterSize = size;
+    const rf = this.options.defaultReplicationFactor ?? Math.min(3, size);
+    const fixedMinIsr = this.options.defaultMinInSyncReplicas;
+    this.topicDefaults = {
+      partitions: this.options.defaultPartitions,
+      replicationFactor: rf,
+      minInSyncReplicas: (r) => fixedMinIsr ?? (r >= 3 ? 2 : 1),
+    };
+    if (this.options.replicated === undefined) {
+      this.capabilities.replication = size >= 3 && this.topicDefaults.minInSyncReplicas(rf) >= 2;
+    }
+    this.topology = new TopologyManager({
+      admin: this.admin,
+      logger: this.logger,
+      defaults: () => this.topicDefaults!,
+      liveBrokers: async () => {
+        const { brokers } = await this.requireAdmin().describeCluster();
+        return brokers.map((b) => `${b.host}:${b.port}`);
+      },
+      pinnedAdmin: (address) => this.pinnedAdmin(address),
+    });
+    await this.producers.connect();
+  }
+
+  private requireAdmin(): Admin {
+    if (this.closed) throw this.closedError();
+    if (!this.admin || !this.topology) {
+      throw new LosslessError(ErrorCode.UNAVAILABLE, 'kafka: not connected: call connect() first', {
+        broker: 'kafka',
+      });
+    }
+    return this.admin;
+  }
+
+  /** A cached admin whose connections go only to `address` (a broker's own metadata view). */
+  private pinnedAdmin(address: string): Promise<Admin> {
+    let admin = this.pinned.get(address);
+    if (!admin) {
+      const user = this.options.socketFactory ?? defaultSocketFactory;
+      const client = new Kafka({
+        clientId: `${this.options.clientId}-metadata`,
+        brokers: [address],
+        connectionTimeout: this.options.connectionTimeout,
+        requestTimeout: this.options.requestTimeout,
+        retry: { retries: 0 },
+        logLevel: logLevel.NOTHING,
+        socketFactory: (args) => {
+          if (`${args.host}:${args.port}` === address) return user(args);
+          const socket = new Socket();
+          setImmediate(() => socket.destroy(new Error(`metadata client pinned to ${address}`)));
+          return socket;
+        },
+      });
+      const created = client.admin({ retry: { retries: 0 } });
+      admin = created.connect().then(() => created);
+      admin.catch(() => this.pinned.delete(address));
+      this.pinned.set(address, admin);
+    }
+    return admin;
+  }
+
+  // --- topology ---------------------------------------------------------------------------------------------
+
+  async declare(topology: NormalizedTopology): Promise<void> {
+    this.requireAdmin();
+    try {
+      await this.topology!.declare(topology);
+    } catch (error) {
+      const e = toError(error, { doing: 'declaring the topology' });
+      if (e.code === ErrorCode.UNAVAILABLE) this.onTrouble(e);
+      throw e;
+    }
+  }
+
+  // --- publish ----------------------------------------------------------------------------------------------
+
+  async send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+    if (this.closed) throw this.closedError();
+    const now = Date.now();
+    return this.producers.send(
+      topic,
+      records.map((r) => toOutgoing(r, now)),
+    );
+  }
+
+  /**
+   * Partitions of `topic`, from the admin's metadata, cached for PARTITIONS_TTL_MS (partitions can be added to a
+   * topic; a stale count only moves new keys' placement for that long, as with the Java client's metadata).
+   */
+  partitionCount(topic: string, refresh: boolean): Promise<number> {
+    const cached = this.partitions.get(topic);
+    if (cached && !refresh && Date.now() - cached.at < PARTITIONS_TTL_MS) return cached.count;
+    const count = (async () => {
+      try {
+        const { topics } = await this.requireAdmin().fetchTopicMetadata({ topics: [topic] });
+        const n = topics[0]?.partitions.length ?? 0;
+        if (n === 0)
+          throw new LosslessError(ErrorCode.UNAVAILABLE, `kafka: no partitions known for '${topic}'`);
+        return n;
+      } catch (error) {
+        this.partitions.delete(topic);
+        const e = toError(error, { topic, doing: `reading the partitions of topic '${topic}'` });
+        if (e.code === ErrorCode.UNAVAILABLE) this.onTrouble(e);
+        throw e;
+      }
+    })();
+    count.catch(() => {});
+    this.partitions.set(topic, { count, at: Date.now() });
+    return count;
+  }
+
+  /** Copies produced by consumers (retry, dead letter) share the producers and their lanes. */
+  produce(topic: string, records: readonly Outgoing[]): Promise<SendOutcome[]> {
+    return this.producers.send(topic, records);
+  }
+
+  // --- consume ----------------------------------------------------------------------------------------------
+
+  async subscribe(options: DriverSubscribeOptions, sink: DeliverySink): Promise<DriverSubscription> {
+    this.requireAdmin();
+    const { topic, name } = options.subscription;
+    const needed = options.deadLetters
+      ? [deadLetterTopicName(topic, name)]
+      : [topic, retryTopicName(topic, name)];
+    const missing = await this.topology!.missing(needed);
+    if (missing.length > 0) {
+      throw new LosslessError(
+        ErrorCode.NOT_FOUND,
+        `kafka: subscription '${name}' of topic '${topic}' does not exist${options.deadLetters ? ' or keeps no dead letters' : ''} ` +
+          `(missing ${missing.join(', ')}): declare it first`,
+        { broker: 'kafka', topic, subscription: name },
+      );
+    }
+    const consumer = new KafkaConsumer(this, options, sink);
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(consumer);
+      throw error;
+    }
+    if (this.closed) {
+      await consumer.close();
+      throw this.closedError();
+    }
+    return consumer;
+  }
+
+  forget(consumer: KafkaConsumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  classify(error: unknown): LosslessError | undefined {
+    return classifyNative(error);
+  }
+
+  /** Closes subscriptions (committing what they settled), waits for queued sends, disconnects everything. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.consumers].map((c) => c.close()));
+      await this.producers.close().catch(() => {});
+      this.closed = true;
+      this.stopProbing();
+      this.setState('closed');
+      const admins = [this.admin ? Promise.resolve(this.admin) : undefined, ...this.pinned.values()];
+      this.pinned.clear();
+      await Promise.allSettled(
+        admins.map(async (a) => {
+          if (a) await (await a).disconnect();
+        }),
+      );
+    })();
+    return this.closing;
+  }
+}
+
+/**
+ * Creates a Kafka driver. Pass it to `connect()` of `@lossless/core`. Throws INVALID_ARGUMENT for bad options.
+ * Nothing connects until `connect()`.
+ */
+export function kafka(options: KafkaDriverOptions): KafkaDriver {
+  return new KafkaDriverImpl(options);
+}
