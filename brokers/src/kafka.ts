@@ -18,7 +18,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
 import { connect, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +27,7 @@ import { defaultLog, kitHome } from './home.js';
 import type { MavenArtifact } from './maven.js';
 import { resolveJars } from './maven.js';
 import {
+  exclusive,
   isAlive,
   killHard,
   livePid,
@@ -180,55 +180,7 @@ function runJava(args: string[], cwd: string, timeoutMs: number): Promise<string
 
 // --- serialisation: one operation at a time per cluster, in this process and across processes -------------------
 
-const chains = new Map<string, Promise<void>>();
-
-async function fileLock<T>(file: string, what: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const text = await readFile(file, 'utf8').catch(() => '');
-      const holder = Number.parseInt(text, 10);
-      // An empty file is a lock being written right now, unless it is old (its writer died in between).
-      const young =
-        text === '' && Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
-      if (!young && (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder))) {
-        await rm(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: still locked by pid ${holder} (${file})`);
-      await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
-
-/** Runs fn after every earlier call for the same lock file (this process) and under that file lock (others). */
-async function exclusive<T>(lockFile: string, what: string, fn: () => Promise<T>): Promise<T> {
-  const previous = chains.get(lockFile) ?? Promise.resolve();
-  let release = () => {};
-  const mine = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const tail = previous.then(() => mine);
-  chains.set(lockFile, tail);
-  await previous;
-  try {
-    return await fileLock(lockFile, what, fn);
-  } finally {
-    release();
-    if (chains.get(lockFile) === tail) chains.delete(lockFile);
-  }
-}
+// (exclusive() from process.ts)
 
 const jarDirs = new Map<string, Promise<string>>();
 

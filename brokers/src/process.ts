@@ -2,8 +2,17 @@
 // pid files, stopped gracefully or killed with SIGKILL from any later process. Every broker fixture uses this;
 // none talks to child_process directly.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -159,5 +168,67 @@ export async function tailFile(file: string, lines = 50): Promise<string> {
       .join('\n');
   } catch {
     return '';
+  }
+}
+
+// --- one operation at a time per lock file: in this process (a promise chain) and across processes (the file) ---
+
+const chains = new Map<string, Promise<void>>();
+
+/** Takes `file` as a lock (created exclusively, holding our pid), runs fn, removes it. Breaks a dead holder's lock. */
+async function fileLock<T>(file: string, what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  mkdirSync(dirname(file), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const handle = await open(file, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const text = await readFile(file, 'utf8').catch(() => '');
+      const holder = Number.parseInt(text, 10);
+      // An empty file is a lock being written right now, unless it is old (its writer died in between).
+      const young =
+        text === '' && Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
+      if (!young && (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder))) {
+        await rm(file, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`${what}: still locked by pid ${holder} (${file})`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/**
+ * Runs fn after every earlier call for the same lock file in this process, and under that file lock against
+ * other processes (the CLI and tests, parallel test files). Every fixture serialises up/down/kill through this.
+ */
+export async function exclusive<T>(
+  lockFile: string,
+  what: string,
+  fn: () => Promise<T>,
+  timeoutMs = 15 * 60_000,
+): Promise<T> {
+  const previous = chains.get(lockFile) ?? Promise.resolve();
+  let release = () => {};
+  const mine = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const tail = previous.then(() => mine);
+  chains.set(lockFile, tail);
+  await previous;
+  try {
+    return await fileLock(lockFile, what, fn, timeoutMs);
+  } finally {
+    release();
+    if (chains.get(lockFile) === tail) chains.delete(lockFile);
   }
 }

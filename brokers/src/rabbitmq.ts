@@ -5,11 +5,20 @@
 // in their own sessions: erl_child_setup, inet_gethost, the disk monitor) and leave none behind.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { open, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultLog, kitHome } from './home.js';
-import { isAlive, livePid, portOpen, spawnDetached, stopGracefully, tailFile, waitUntil } from './process.js';
+import {
+  exclusive,
+  isAlive,
+  livePid,
+  portOpen,
+  spawnDetached,
+  stopGracefully,
+  tailFile,
+  waitUntil,
+} from './process.js';
 import type {
   Broker,
   BrokerNode,
@@ -147,32 +156,6 @@ async function killMarked(marker: string, timeoutMs = 10_000): Promise<void> {
 }
 
 // --- a cross-process lock so that two `up` calls (CLI and tests, parallel test files) do not race -----------
-
-async function withLock<T>(file: string, what: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-      if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
-        await rm(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: still locked by pid ${holder} (${file})`);
-      await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(file, { force: true });
-  }
-}
 
 // --- the fixture ----------------------------------------------------------------------------------------------
 
@@ -435,7 +418,7 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
       );
     }
     mkdirSync(this.dir, { recursive: true });
-    await withLock(join(this.dir, '.up.lock'), `${this.cluster} up`, async () => {
+    await exclusive(join(this.dir, '.up.lock'), `${this.cluster} up`, async () => {
       this.writeCookie();
       const started = Date.now();
       // All nodes start together: after a full stop, a clustered node waits for its peers.

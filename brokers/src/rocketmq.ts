@@ -15,7 +15,7 @@
 // can only do once the broker registered with the name server) and its gRPC port accepts connections; the name
 // server is ready when it answers a cluster-info query and, if the broker runs, lists it.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -30,7 +30,7 @@ import {
 import { defaultLog, kitHome } from './home.js';
 import { resolveJars } from './maven.js';
 import {
-  isAlive,
+  exclusive as exclusiveOn,
   killHard,
   livePid,
   portOpen,
@@ -127,50 +127,6 @@ function properties(entries: Record<string, string | number | boolean>): string 
   return `${Object.entries(entries)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join('\n')}\n`;
-}
-
-function lockAgeMs(file: string): number {
-  try {
-    return Date.now() - statSync(file).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
-class FileLock {
-  constructor(private readonly file: string) {}
-
-  async acquire(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const fd = openSync(this.file, 'wx');
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      let owner = Number.NaN;
-      try {
-        owner = Number.parseInt(readFileSync(this.file, 'utf8'), 10);
-      } catch {
-        /* released meanwhile */
-      }
-      // A lock left by a dead process, or an empty one older than 5 s (its writer died mid-write).
-      const dead = Number.isInteger(owner) && owner > 0 ? !isAlive(owner) : lockAgeMs(this.file) > 5_000;
-      if (dead || owner === process.pid) {
-        rmSync(this.file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`rocketmq: ${this.file} is held by pid ${owner}`);
-      await sleep(200);
-    }
-  }
-
-  release(): void {
-    rmSync(this.file, { force: true });
-  }
 }
 
 export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
@@ -450,21 +406,9 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     await waitPortsFree(spec, 20_000);
   }
 
-  // One operation at a time per process (a promise chain) and across processes (a lock file).
-  let chain: Promise<unknown> = Promise.resolve();
+  // One operation at a time per process and across processes (process.ts).
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = chain.then(async () => {
-      mkdirSync(dirs.run, { recursive: true });
-      const lock = new FileLock(join(dirs.run, 'lock'));
-      await lock.acquire(15 * 60_000);
-      try {
-        return await fn();
-      } finally {
-        lock.release();
-      }
-    });
-    chain = run.catch(() => undefined);
-    return run;
+    return exclusiveOn(join(dirs.run, 'lock'), 'rocketmq', fn);
   }
 
   const nodes: BrokerNode[] = specs.map((spec) => {

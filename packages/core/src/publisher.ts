@@ -33,7 +33,11 @@ export interface PublishConfig {
    * with CONFIRM_TIMEOUT (the message may or may not be stored). Default 30,000.
    */
   confirmTimeoutMs: number;
-  /** Sends per message at most (the first included) for nacks and retriable errors. Default 8. */
+  /**
+   * Sends per message at most (the first included) for nacks and retriable errors. Default 30: with the default
+   * backoff that outlasts confirmTimeoutMs, so the confirm deadline — a time the caller can reason about — is what
+   * ends re-sends (a broker restart of 10-20 s is ridden out rather than failed after ~6 s of backoff).
+   */
   maxAttempts: number;
   /** Delays between re-sends. Default 50 ms doubling to 5 s, jittered. */
   retryBackoff: BackoffPolicy;
@@ -48,7 +52,7 @@ export const DEFAULT_PUBLISH_CONFIG: Omit<PublishConfig, 'maxMessageBytes'> = {
   maxPendingBytes: 64 * 1024 * 1024,
   pendingWaitMs: 10_000,
   confirmTimeoutMs: 30_000,
-  maxAttempts: 8,
+  maxAttempts: 30,
   retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, factor: 2, jitter: 'full' },
 };
 
