@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { coreOverhead } from './core-overhead.js';
 import type { BenchConfig } from './harness.js';
 import { kafkaBench } from './kafka.js';
+import { outboxBench } from './outbox.js';
 import { type AdapterReport, type QueueType, rabbitmqBench } from './rabbitmq.js';
 import { rocketmqBench } from './rocketmq.js';
 import { table } from './stats.js';
@@ -18,7 +19,7 @@ import { table } from './stats.js';
 const usage =
   'usage: npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]\n' +
   '         [--latency-seconds S] [--latency-rate R] [--messages N] [--rabbitmq-queues classic|quorum|both]\n' +
-  '         [--window N] [--concurrency N]';
+  '         [--window N] [--concurrency N] [--scenario outbox]';
 const fail = (message: string): never => {
   console.error(`${message}\n${usage}`);
   process.exit(2);
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     'rabbitmq-queues': { type: 'string' },
     window: { type: 'string' },
     concurrency: { type: 'string' },
+    scenario: { type: 'string' },
   },
 });
 const ADAPTERS = ['memory', 'rabbitmq', 'kafka', 'rocketmq'] as const;
@@ -78,6 +80,19 @@ const rocketmqCfg: BenchConfig = {
   latencyRate: values['latency-rate'] === undefined ? 200 : cfg.latencyRate,
 };
 const window = positiveInt('window', values.window, 1_000);
+
+if (values.scenario !== undefined && values.scenario !== 'outbox')
+  fail(`unknown scenario '${values.scenario}'`);
+if (values.scenario === 'outbox') {
+  // The cost of the durable outbox on RabbitMQ: its own table, its own JSON.
+  const report = await outboxBench(cfg);
+  console.log(`\n### ${report.adapter}\n\n${table(report.results)}\n`);
+  const out = resolve(process.env.INIT_CWD ?? process.cwd(), values.json ?? 'reports/bench-outbox.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`report: ${out}`);
+  process.exit(0);
+}
 
 const reports: AdapterReport[] = [];
 const skipped: string[] = [];

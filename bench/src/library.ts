@@ -1,7 +1,7 @@
 // The library side of every broker scenario, the same code for every adapter: only the driver and the topology
 // differ. Each side connects its own bus (not timed), declares its fresh topic and subscription, measures, and
 // closes the bus.
-import { connect, type Delivery, silentLogger, type Topology } from '@lossless/core';
+import { type ConnectOptions, connect, type Delivery, silentLogger, type Topology } from '@lossless/core';
 import type { Driver } from '@lossless/core/driver';
 import { type BenchConfig, type Latency, latencyOf, rate, within } from './harness.js';
 
@@ -15,8 +15,8 @@ export interface LibraryTarget {
 
 export const SUBSCRIPTION = 's';
 
-async function open(target: LibraryTarget, topic: string) {
-  const bus = await connect(target.driver(), { logger: silentLogger });
+async function open(target: LibraryTarget, topic: string, options: ConnectOptions = {}) {
+  const bus = await connect(target.driver(), { logger: silentLogger, ...options });
   await bus.declare(target.topology(topic, SUBSCRIPTION));
   return bus;
 }
@@ -26,8 +26,9 @@ export async function libraryPublish(
   target: LibraryTarget,
   topic: string,
   cfg: BenchConfig,
+  options: ConnectOptions = {},
 ): Promise<number> {
-  const bus = await open(target, topic);
+  const bus = await open(target, topic, options);
   try {
     const body = new Uint8Array(cfg.bodyBytes).fill(7);
     let next = 0;
