@@ -267,7 +267,8 @@ class Lane {
       try {
         count = await this.pool.host.partitionCount(this.topic, refresh);
       } catch (error) {
-        const e = error as LosslessError;
+        // Metadata can fail with anything kafkajs throws: map it, never assume it is typed already.
+        const e = toError(error, { topic: this.topic, doing: `reading the partitions of '${this.topic}'` });
         for (const entry of batch) {
           entry.settle({ ok: false, error: e.withContext({ topic: this.topic, messageId: entry.out.id }) });
         }
