@@ -76,10 +76,10 @@ function spy(driver: Driver): { driver: Driver; spy: DriverSpy } {
     capabilities: driver.capabilities,
     connect: (signal) => driver.connect(signal),
     declare: (t) => driver.declare(t),
-    send: (topic, records) => {
+    send: (topic, records, progress) => {
       s.sends++;
       s.recordsSent += records.length;
-      return driver.send(topic, records);
+      return driver.send(topic, records, progress);
     },
     subscribe: (options, sink) => {
       s.prefetch = Math.max(s.prefetch, options.prefetch);

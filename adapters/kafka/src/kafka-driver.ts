@@ -18,6 +18,7 @@ import {
   type MessageRecord,
   type NormalizedTopology,
   type SendOutcome,
+  type SendProgress,
 } from '@lossless/core/driver';
 import {
   type Admin,
@@ -352,12 +353,17 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
 
   // --- publish ----------------------------------------------------------------------------------------------
 
-  async send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+  async send(
+    topic: string,
+    records: readonly MessageRecord[],
+    progress?: SendProgress,
+  ): Promise<SendOutcome[]> {
     if (this.closed) throw this.closedError();
     const now = Date.now();
     return this.producers.send(
       topic,
       records.map((r) => toOutgoing(r, now)),
+      progress,
     );
   }
 

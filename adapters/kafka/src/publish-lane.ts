@@ -22,7 +22,7 @@
 // when a node of a 3-node cluster was SIGKILLed, before this driver split calls by partition). A call of one
 // partition has one leader: its retry is always a full re-send. As a second guard, a record whose partition is
 // missing from the broker's answer is a failure, never a confirm.
-import { ErrorCode, LosslessError, type SendOutcome } from '@lossless/core/driver';
+import { ErrorCode, LosslessError, type SendOutcome, type SendProgress } from '@lossless/core/driver';
 import { type Kafka, type Message, type PartitionerArgs, Partitioners, type Producer } from 'kafkajs';
 import { toError } from './error-table.js';
 import type { Outgoing } from './message-mapping.js';
@@ -170,15 +170,18 @@ export class ProducerPool {
     }
   }
 
-  /** Queues records on the topic's lane; resolves with one outcome per record, in order. Never rejects. */
-  send(topic: string, records: readonly Outgoing[]): Promise<SendOutcome[]> {
+  /**
+   * Queues records on the topic's lane; resolves with one outcome per record, in order, and tells `progress` each
+   * outcome as its partition's produce request is answered. Never rejects.
+   */
+  send(topic: string, records: readonly Outgoing[], progress?: SendProgress): Promise<SendOutcome[]> {
     if (this.closed) return Promise.resolve(records.map(() => ({ ok: false, error: closedError(topic) })));
     let lane = this.lanes.get(topic);
     if (!lane) {
       lane = new Lane(this, topic);
       this.lanes.set(topic, lane);
     }
-    return lane.submit(records);
+    return lane.submit(records, progress);
   }
 
   /** Waits for queued sends, then disconnects every producer. Later sends resolve CLOSED. */
@@ -208,7 +211,7 @@ class Lane {
     readonly topic: string,
   ) {}
 
-  submit(records: readonly Outgoing[]): Promise<SendOutcome[]> {
+  submit(records: readonly Outgoing[], progress?: SendProgress): Promise<SendOutcome[]> {
     return new Promise<SendOutcome[]>((resolve) => {
       const outcomes = new Array<SendOutcome>(records.length);
       let left = records.length;
@@ -222,6 +225,7 @@ class Lane {
           alone: false,
           settle: (outcome) => {
             outcomes[i] = outcome;
+            progress?.(i, outcome);
             if (--left === 0) resolve(outcomes);
           },
         });

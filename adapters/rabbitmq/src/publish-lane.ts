@@ -14,7 +14,7 @@
 // later publish to the queue for as long as it lives (rabbit_fifo_client:enqueue/3, `{badrpc, nodedown}`,
 // fixed upstream by rabbitmq-server 27886dd / b43d616). A new channel starts a new client from the queue's
 // current record, which names the new leader once it is elected. See README "Quorum queues on a cluster".
-import { ErrorCode, LosslessError, type SendOutcome } from '@lossless/core/driver';
+import { ErrorCode, LosslessError, type SendOutcome, type SendProgress } from '@lossless/core/driver';
 import type { ChannelModel, ConfirmChannel, Message, Options } from 'amqplib';
 import { classifyNative, type ErrorContext, toError } from './error-table.js';
 
@@ -79,12 +79,13 @@ export class PublishLane {
   ) {}
 
   /**
-   * Publishes in order and resolves with one outcome per record once the broker answered each. Never
-   * rejects. Calls are serialized: a later call's records go on the wire after an earlier call's.
+   * Publishes in order and resolves with one outcome per record once the broker answered each; `progress` hears
+   * each outcome as its confirm (or nack, or failure) arrives. Never rejects. Calls are serialized: a later
+   * call's records go on the wire after an earlier call's.
    */
-  send(records: readonly OutgoingAmqp[]): Promise<SendOutcome[]> {
+  send(records: readonly OutgoingAmqp[], progress?: SendProgress): Promise<SendOutcome[]> {
     const outcomes = new Array<Promise<SendOutcome>>(records.length);
-    const written = this.tail.then(() => this.write(records, outcomes));
+    const written = this.tail.then(() => this.write(records, outcomes, progress));
     this.tail = written;
     return written.then(() => Promise.all(outcomes));
   }
@@ -99,15 +100,24 @@ export class PublishLane {
   }
 
   /** Writes every record; never throws (a failure becomes the outcome of the records not yet written). */
-  private async write(records: readonly OutgoingAmqp[], outcomes: Promise<SendOutcome>[]): Promise<void> {
+  private async write(
+    records: readonly OutgoingAmqp[],
+    outcomes: Promise<SendOutcome>[],
+    progress: SendProgress | undefined,
+  ): Promise<void> {
     let i = 0;
     try {
       for (; i < records.length; i++) {
         const record = records[i]!;
+        const index = i;
         if (this.connection.blocked) await this.connection.whenUnblocked();
         const tc = this.channel && !this.channel.closed ? this.channel : await this.fresh();
         let wrote = true;
-        outcomes[i] = new Promise<SendOutcome>((resolve) => {
+        outcomes[i] = new Promise<SendOutcome>((settle) => {
+          const resolve = (outcome: SendOutcome) => {
+            progress?.(index, outcome);
+            settle(outcome);
+          };
           try {
             wrote = tc.ch.publish(
               this.target.exchange,

@@ -23,6 +23,7 @@ import {
   type NormalizedTopic,
   type NormalizedTopology,
   type SendOutcome,
+  type SendProgress,
 } from '@lossless/core/driver';
 import { connect as amqpConnect, type Channel, type ChannelModel } from 'amqplib';
 import { Consumer, type ConsumerHost } from './consumer.js';
@@ -447,7 +448,11 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
 
   // --- publish ----------------------------------------------------------------------------------------------
 
-  async send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+  async send(
+    topic: string,
+    records: readonly MessageRecord[],
+    progress?: SendProgress,
+  ): Promise<SendOutcome[]> {
     const link = this.requireLink(`publishing to topic '${topic}'`);
     const lane = link.lane(
       `topic\u0000${topic}`,
@@ -468,7 +473,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       body: toBuffer(r.body),
       options: publishOptions(r),
     }));
-    return lane.send(out);
+    return lane.send(out, progress);
   }
 
   async publishDeadLetter(spec: NormalizedSubscription, copy: OutgoingAmqp): Promise<SendOutcome> {

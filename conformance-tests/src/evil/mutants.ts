@@ -20,7 +20,7 @@ function override(base: Driver, parts: Partial<Driver>): Driver {
     capabilities: base.capabilities,
     connect: (s) => base.connect(s),
     declare: (t) => base.declare(t),
-    send: (t, r) => base.send(t, r),
+    send: (t, r, p) => base.send(t, r, p),
     subscribe: (o, s) => base.subscribe(o, s),
     health: () => base.health(),
     classify: (e) => base.classify(e),
@@ -86,6 +86,18 @@ export const mutants: readonly Mutant[] = [
         send: async (topic, records) => {
           void base.send(topic, records).catch(() => {});
           return records.map(() => ({ ok: true }) as SendOutcome);
+        },
+      }),
+  },
+  {
+    name: 'report-confirm-early',
+    bug: "reports each record confirmed (per-record progress) as it is handed over, before the broker's answer",
+    caughtBy: ['T6', 'P5'],
+    wrap: (base) =>
+      override(base, {
+        send: (topic, records, progress) => {
+          for (let i = 0; i < records.length; i++) progress?.(i, { ok: true });
+          return base.send(topic, records);
         },
       }),
   },

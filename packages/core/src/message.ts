@@ -52,8 +52,9 @@ export const Limits = {
 } as const;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
-/** Names already validated: publish validates its topic on every call, so remember the good ones. */
+/** Names already validated: publish validates its topic on every call, so remember the good ones (bounded). */
 const validNames = new Set<string>();
+const VALID_NAMES_REMEMBERED = 10_000;
 
 // uuid asks the OS for 16 random bytes per id; one syscall per id was a third of publish's CPU time. A pool
 // refilled 4 KiB at a time gives the same cryptographic randomness for 256 ids per syscall.
@@ -89,6 +90,7 @@ export function validateName(kind: 'topic' | 'subscription', name: unknown): ass
         `'-' or '_', starting with a letter or digit (RocketMQ allows no dots, Kafka and RabbitMQ limit the length)`,
     );
   }
+  if (validNames.size < VALID_NAMES_REMEMBERED) validNames.add(name);
 }
 
 function describe(v: unknown): string {

@@ -100,6 +100,48 @@ describe('publish', () => {
     await bus.close();
   });
 
+  it('settles each publish on its own reported outcome, once, before the batch is answered', async () => {
+    // A driver whose broker answers record by record: it reports confirms for even records and a nack for the
+    // first odd one as they "arrive", and answers the whole batch only when the test opens the gate (repeating
+    // the same outcomes, and reporting once more after that — which core must ignore).
+    const g = gated(memoryDriver());
+    const inner = g.driver.send.bind(g.driver);
+    const attempts = new Map<string, number>();
+    let late: (() => void) | undefined;
+    g.driver.send = (topic, records, progress) => {
+      const outcomes: SendOutcome[] = records.map((r) => {
+        const n = (attempts.get(r.id) ?? 0) + 1;
+        attempts.set(r.id, n);
+        return r.body.at(0) === 'b'.charCodeAt(0) && n === 1
+          ? { ok: false, error: new LosslessError(ErrorCode.NACKED, 'nacked') }
+          : { ok: true };
+      });
+      for (const [i, o] of outcomes.entries()) progress?.(i, o);
+      late = () => progress?.(0, { ok: false, error: new LosslessError(ErrorCode.INTERNAL, 'late') });
+      return inner(topic, records).then(() => outcomes);
+    };
+    const bus = await connect(g.driver, {
+      logger: silentLogger,
+      publish: { retryBackoff: { initialDelayMs: 1, maxDelayMs: 1, factor: 1, jitter: 'none' } },
+    });
+    await bus.declare(topology);
+    const a = bus.publish('orders', { body: 'a' });
+    const b = bus.publish('orders', { body: 'b' });
+    // `a` resolves while its batch is still unanswered (the gate is closed).
+    expect(await a).toMatchObject({ status: 'confirmed', attempts: 1 });
+    expect(g.sent).toHaveLength(2);
+    // `b` was nacked early: re-sent once (same id), not once more when the first batch is answered.
+    await expect.poll(() => g.sent.length).toBe(3);
+    expect(g.sent[2]!.id).toBe(g.sent[1]!.id);
+    g.release();
+    g.release();
+    expect(await b).toMatchObject({ status: 'confirmed', attempts: 2 });
+    late?.();
+    expect(g.sent).toHaveLength(3);
+    expect(bus.pendingConfirms).toBe(0);
+    await bus.close();
+  });
+
   it('re-sends a nacked message with the same id until the broker confirms it', async () => {
     const { broker, bus } = await setup({
       retryBackoff: { initialDelayMs: 1, maxDelayMs: 5, factor: 2, jitter: 'none' },
@@ -156,6 +198,29 @@ describe('publish', () => {
     expect(error.code).toBe('CONFIRM_TIMEOUT');
     expect(error.retriable).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(bus.pendingConfirms).toBe(0);
+    await bus.close();
+  });
+
+  it('times out every message wherever it waits: in flight or queued behind a full pipeline', async () => {
+    const { broker, bus } = await setup({
+      confirmTimeoutMs: 300,
+      maxBatchSize: 1,
+      maxInFlightBatches: 1,
+    });
+    // The first message hangs in flight; the other two queue behind it (one batch of one in flight at most)
+    // and are never handed to the driver.
+    let sends = 0;
+    broker.faults.onSend = () => {
+      sends++;
+      return 'hang';
+    };
+    const results = await Promise.allSettled(['a', 'b', 'c'].map((body) => bus.publish('orders', { body })));
+    expect(sends).toBe(1);
+    for (const r of results) {
+      expect(r.status).toBe('rejected');
+      expect(((r as PromiseRejectedResult).reason as LosslessError).code).toBe('CONFIRM_TIMEOUT');
+    }
     expect(bus.pendingConfirms).toBe(0);
     await bus.close();
   });

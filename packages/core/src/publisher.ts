@@ -76,27 +76,62 @@ export interface PublishReceipt {
   /** How many times it was sent (1 unless nacks or transient errors made core re-send it). */
   readonly attempts: number;
   /** Broker coordinates when the driver reports them (partition, offset, broker message id…). */
-  readonly details?: Readonly<Record<string, string | number>>;
+  readonly details?: Readonly<Record<string, string | number>> | undefined;
 }
 
 export type PublishResult = { ok: true; receipt: PublishReceipt } | { ok: false; error: LosslessError };
 
-interface Entry {
-  readonly topic: string;
-  readonly record: MessageRecord;
-  readonly size: number;
-  readonly deadline: number;
-  resolve: (receipt: PublishReceipt) => void;
-  reject: (error: LosslessError) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  attempts: number;
-  settled: boolean;
+/** One publish on its way: queued, in flight, or waiting for a re-send. Fixed shape: it is made per publish. */
+class Entry {
+  /** Set only when the caller passed an AbortSignal. */
+  abort: AbortHook | undefined = undefined;
+  attempts = 0;
+  settled = false;
+  constructor(
+    readonly queue: TopicQueue,
+    readonly record: MessageRecord,
+    readonly deadline: number,
+    readonly resolve: (receipt: PublishReceipt) => void,
+    readonly reject: (error: LosslessError) => void,
+  ) {}
 }
 
-const noop = () => {};
+interface AbortHook {
+  readonly signal: AbortSignal;
+  readonly listener: () => void;
+}
 
+/** The receipt handed to the caller; a class so every receipt has one shape. */
+class Receipt implements PublishReceipt {
+  readonly status = 'confirmed' as const;
+  constructor(
+    readonly id: string,
+    readonly topic: string,
+    readonly attempts: number,
+    readonly details: Readonly<Record<string, string | number>> | undefined,
+  ) {}
+}
+
+// Node's queueMicrotask wraps each callback in an AsyncResource; a then() on a settled promise is the bare
+// microtask.
+const resolvedPromise = Promise.resolve();
+
+// `new Promise(executor)` with a closure per publish costs an allocation; a shared executor hands the resolving
+// functions over through these two slots, read right after the (synchronous) constructor call.
+let takenResolve: ((receipt: PublishReceipt) => void) | undefined;
+let takenReject: ((error: LosslessError) => void) | undefined;
+function takeResolvers(resolve: (receipt: PublishReceipt) => void, reject: (error: LosslessError) => void) {
+  takenResolve = resolve;
+  takenReject = reject;
+}
+
+function isUnsettled(e: Entry): boolean {
+  return !e.settled;
+}
+
+/** The publishes of one topic: queued for the next batch, and how many batches await the broker. */
 interface TopicQueue {
+  readonly topic: string;
   queued: Entry[];
   inFlight: number;
 }
@@ -104,9 +139,15 @@ interface TopicQueue {
 export class Publisher {
   private readonly store: PendingStore;
   private readonly queues = new Map<string, TopicQueue>();
-  /** Every unsettled entry, oldest first (deadlines are monotonic), for the timeout sweep. */
-  private readonly live: Entry[] = [];
-  private liveHead = 0;
+  /**
+   * Where the timeout sweep finds every unsettled entry besides the topic queues: the batches awaiting the
+   * broker, and the entries waiting out a backoff before a re-send. Nothing per message: a confirmed entry is
+   * garbage at once.
+   */
+  private readonly inFlightBatches = new Set<Entry[]>();
+  private readonly backingOff = new Set<Entry>();
+  /** The queue of the topic published to last: most buses publish to few topics, so skip the map lookup. */
+  private lastQueue: TopicQueue | undefined;
   private sweeper: NodeJS.Timeout | undefined;
   private flushScheduled = false;
   private closed = false;
@@ -162,139 +203,166 @@ export class Publisher {
       return Promise.reject(error);
     }
     if (this.outbox) return this.outbox.publish(topic, record, signal);
-    return this.sendRecord(topic, record, signal);
+    return this.admit(topic, record, signal, message.timestamp === undefined);
   }
 
   /** Sends a validated record and resolves on the broker's confirm (the path without an outbox). */
   sendRecord(topic: string, record: MessageRecord, signal: AbortSignal | undefined): Promise<PublishReceipt> {
     if (this.closed) return Promise.reject(closedError('the bus', { topic, messageId: record.id }));
+    return this.admit(topic, record, signal, false);
+  }
+
+  /**
+   * Takes a slot in the pending store (waiting for one if it is full), then starts the send. `stampedNow`: the
+   * record's timestamp was made by this publish call, so the confirm deadline can count from it.
+   */
+  private admit(
+    topic: string,
+    record: MessageRecord,
+    signal: AbortSignal | undefined,
+    stampedNow: boolean,
+  ): Promise<PublishReceipt> {
     const size = record.body.byteLength;
     const waiting = this.store.acquire(size, topic, signal);
-    if (waiting === undefined) return this.start(topic, record, size, signal);
+    if (waiting === undefined) return this.start(topic, record, signal, stampedNow);
     return waiting.then(() => {
       if (this.closed) {
         this.store.release(size);
         throw closedError('the bus', { topic, messageId: record.id });
       }
-      return this.start(topic, record, size, signal);
+      return this.start(topic, record, signal, false);
     });
   }
 
   private start(
     topic: string,
     record: MessageRecord,
-    size: number,
     signal: AbortSignal | undefined,
+    stampedNow: boolean,
   ): Promise<PublishReceipt> {
-    return new Promise<PublishReceipt>((resolve, reject) => {
-      const entry: Entry = {
-        topic,
-        record,
-        size,
-        deadline: Date.now() + this.config.confirmTimeoutMs,
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-        attempts: 0,
-        settled: false,
-      };
-      if (signal) {
-        entry.onAbort = () =>
-          this.fail(entry, cancelledError(signal.reason, { topic, messageId: record.id }));
-        signal.addEventListener('abort', entry.onAbort, { once: true });
-      }
-      this.live.push(entry);
-      this.armSweeper();
-      this.enqueue(entry);
-    });
+    const promise = new Promise<PublishReceipt>(takeResolvers);
+    const entry = new Entry(
+      this.queueOf(topic),
+      record,
+      (stampedNow ? record.timestamp : Date.now()) + this.config.confirmTimeoutMs,
+      takenResolve!,
+      takenReject!,
+    );
+    if (signal) {
+      const listener = () => this.fail(entry, cancelledError(signal.reason, { topic, messageId: record.id }));
+      entry.abort = { signal, listener };
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    if (this.sweeper === undefined) this.armSweeper();
+    this.enqueue(entry);
+    return promise;
+  }
+
+  private queueOf(topic: string): TopicQueue {
+    const last = this.lastQueue;
+    if (last !== undefined && last.topic === topic) return last;
+    let q = this.queues.get(topic);
+    if (!q) {
+      q = { topic, queued: [], inFlight: 0 };
+      this.queues.set(topic, q);
+    }
+    this.lastQueue = q;
+    return q;
   }
 
   private enqueue(entry: Entry): void {
-    let q = this.queues.get(entry.topic);
-    if (!q) {
-      q = { queued: [], inFlight: 0 };
-      this.queues.set(entry.topic, q);
-    }
-    q.queued.push(entry);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // One turn of the event loop lets concurrent publish calls coalesce into one batch.
-      setImmediate(() => this.flush());
-    }
+    entry.queue.queued.push(entry);
+    this.scheduleFlush();
   }
+
+  /**
+   * A microtask, not a timer: publishes made in the same turn (callers resumed by one batch of confirms, a loop
+   * without awaits, publishBatch) coalesce into one batch, and a lone publish is sent at once. Under load, the
+   * cap on batches in flight makes the queue — and so the next batch — grow.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    resolvedPromise.then(this.flushNow);
+  }
+
+  private readonly flushNow = () => this.flush();
 
   private flush(): void {
     this.flushScheduled = false;
-    for (const [topic, q] of this.queues) {
+    for (const q of this.queues.values()) {
       while (q.queued.length > 0 && q.inFlight < this.config.maxInFlightBatches) {
-        const batch = q.queued.splice(0, this.config.maxBatchSize).filter((e) => !e.settled);
-        if (batch.length > 0) this.send(topic, q, batch);
+        const taken = q.queued.splice(0, this.config.maxBatchSize);
+        const batch = taken.every(isUnsettled) ? taken : taken.filter(isUnsettled);
+        if (batch.length > 0) this.send(q, batch);
       }
     }
   }
 
-  private send(topic: string, q: TopicQueue, batch: Entry[]): void {
+  private send(q: TopicQueue, batch: Entry[]): void {
+    const topic = q.topic;
     q.inFlight++;
+    this.inFlightBatches.add(batch);
     const records = new Array<MessageRecord>(batch.length);
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i]!;
       e.attempts++;
       records[i] = e.record;
     }
+    // Outcomes a driver reported early (SendProgress) are final for this attempt: the batch's answer skips them.
+    let reported: Uint8Array | undefined;
+    let answered = false;
+    const progress = (i: number, outcome: SendOutcome) => {
+      if (answered || i < 0 || i >= batch.length || reported?.[i]) return;
+      reported ??= new Uint8Array(batch.length);
+      reported[i] = 1;
+      this.apply(batch[i]!, outcome);
+    };
     let sending: Promise<SendOutcome[]>;
     try {
-      sending = this.driver.send(topic, records);
+      sending = this.driver.send(topic, records, progress);
     } catch (error) {
       sending = Promise.reject(error);
     }
     sending.then(
       (outcomes) => {
+        answered = true;
         if (outcomes.length !== batch.length) {
           const error = new LosslessError(
             ErrorCode.INTERNAL,
             `driver '${this.driver.name}' answered ${outcomes.length} outcomes for a batch of ${batch.length}`,
             { topic, broker: this.driver.name },
           );
-          for (const e of batch) this.onFailure(e, error);
+          for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.onFailure(batch[i]!, error);
         } else {
-          for (let i = 0; i < batch.length; i++) {
-            const outcome = outcomes[i]!;
-            if (outcome.ok) this.succeed(batch[i]!, outcome.details);
-            else this.onFailure(batch[i]!, outcome.error);
-          }
+          for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.apply(batch[i]!, outcomes[i]!);
         }
-        this.batchDone(q);
+        this.batchDone(q, batch);
       },
       (thrown: unknown) => {
+        answered = true;
         const error = toLosslessError(thrown, (e) => this.driver.classify(e), this.driver.name);
-        for (const e of batch) this.onFailure(e, error);
-        this.batchDone(q);
+        for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.onFailure(batch[i]!, error);
+        this.batchDone(q, batch);
       },
     );
   }
 
-  private batchDone(q: TopicQueue): void {
+  private apply(entry: Entry, outcome: SendOutcome): void {
+    if (outcome.ok) this.succeed(entry, outcome.details);
+    else this.onFailure(entry, outcome.error);
+  }
+
+  private batchDone(q: TopicQueue, batch: Entry[]): void {
     q.inFlight--;
-    if (q.queued.length > 0 && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.inFlightBatches.delete(batch);
+    if (q.queued.length > 0) this.scheduleFlush();
   }
 
   private succeed(entry: Entry, details: Readonly<Record<string, string | number>> | undefined): void {
     if (entry.settled) return;
     this.settle(entry);
-    const receipt: { -readonly [K in keyof PublishReceipt]: PublishReceipt[K] } = {
-      id: entry.record.id,
-      topic: entry.topic,
-      status: 'confirmed',
-      attempts: entry.attempts,
-    };
-    if (details) receipt.details = details;
-    const resolve = entry.resolve;
-    this.forget(entry);
-    resolve(receipt);
+    entry.resolve(new Receipt(entry.record.id, entry.queue.topic, entry.attempts, details));
   }
 
   private onFailure(entry: Entry, error: LosslessError): void {
@@ -302,7 +370,9 @@ export class Publisher {
     if (isRetriable(error) && entry.attempts < this.config.maxAttempts) {
       const delay = backoffDelay(this.config.retryBackoff, entry.attempts);
       if (Date.now() + delay < entry.deadline) {
+        this.backingOff.add(entry);
         setTimeout(() => {
+          this.backingOff.delete(entry);
           if (!entry.settled) this.enqueue(entry);
         }, delay);
         return;
@@ -316,72 +386,64 @@ export class Publisher {
             {
               retriable: error.retriable,
               cause: error,
-              topic: entry.topic,
+              topic: entry.queue.topic,
               messageId: entry.record.id,
               broker: this.driver.name,
             },
           )
-        : error.withContext({ topic: entry.topic, messageId: entry.record.id });
+        : error.withContext({ topic: entry.queue.topic, messageId: entry.record.id });
     this.fail(entry, final);
   }
 
   private fail(entry: Entry, error: LosslessError): void {
     if (entry.settled) return;
     this.settle(entry);
-    const reject = entry.reject;
-    this.forget(entry);
-    reject(error);
+    entry.reject(error);
   }
 
   private settle(entry: Entry): void {
     entry.settled = true;
-    if (entry.onAbort) entry.signal?.removeEventListener('abort', entry.onAbort);
-    this.store.release(entry.size);
-  }
-
-  /** After settling: the sweep list may still hold the entry for a while, so let go of what it references. */
-  private forget(entry: Entry): void {
-    (entry as { record: MessageRecord | undefined }).record = undefined;
-    entry.resolve = noop;
-    entry.reject = noop;
-    entry.onAbort = undefined;
+    const abort = entry.abort;
+    if (abort) {
+      abort.signal.removeEventListener('abort', abort.listener);
+      entry.abort = undefined;
+    }
+    this.store.release(entry.record.body.byteLength);
   }
 
   private armSweeper(): void {
-    if (this.sweeper) return;
     const tick = Math.min(1_000, Math.max(10, Math.floor(this.config.confirmTimeoutMs / 20)));
     this.sweeper = setInterval(() => this.sweep(), tick);
     this.sweeper.unref();
   }
 
-  /** Rejects with CONFIRM_TIMEOUT every entry past its deadline; drops settled entries from the head. */
+  /**
+   * Rejects with CONFIRM_TIMEOUT every entry past its deadline — queued, in flight or backing off — and stops
+   * ticking when nothing is unsettled. O(unsettled messages) per tick, which the pending store bounds.
+   */
   private sweep(): void {
     const now = Date.now();
-    while (this.liveHead < this.live.length) {
-      const e = this.live[this.liveHead]!;
-      if (!e.settled) {
-        if (e.deadline > now) break;
-        this.fail(
-          e,
-          new LosslessError(
-            ErrorCode.CONFIRM_TIMEOUT,
-            `no confirm for message ${e.record.id} on '${e.topic}' within ${this.config.confirmTimeoutMs} ms ` +
-              `(${e.attempts} sends): it may or may not be stored; re-send it with the same id`,
-            { topic: e.topic, messageId: e.record.id, broker: this.driver.name },
-          ),
-        );
-      }
-      this.liveHead++;
+    const expired: Entry[] = [];
+    const collect = (e: Entry) => {
+      if (!e.settled && e.deadline <= now) expired.push(e);
+    };
+    for (const q of this.queues.values()) q.queued.forEach(collect);
+    for (const batch of this.inFlightBatches) batch.forEach(collect);
+    this.backingOff.forEach(collect);
+    for (const e of expired) {
+      this.fail(
+        e,
+        new LosslessError(
+          ErrorCode.CONFIRM_TIMEOUT,
+          `no confirm for message ${e.record.id} on '${e.queue.topic}' within ${this.config.confirmTimeoutMs} ms ` +
+            `(${e.attempts} sends): it may or may not be stored; re-send it with the same id`,
+          { topic: e.queue.topic, messageId: e.record.id, broker: this.driver.name },
+        ),
+      );
     }
-    if (this.liveHead > 1024 && this.liveHead * 2 > this.live.length) {
-      this.live.splice(0, this.liveHead);
-      this.liveHead = 0;
-    }
-    if (this.liveHead === this.live.length && this.sweeper) {
+    if (this.store.size === 0 && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
-      this.live.length = 0;
-      this.liveHead = 0;
     }
   }
 

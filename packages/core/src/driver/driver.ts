@@ -41,6 +41,9 @@ export type SendOutcome =
     }
   | { ok: false; error: LosslessError };
 
+/** Reports the outcome of `records[index]` of a `send` call before the whole batch is answered. */
+export type SendProgress = (index: number, outcome: SendOutcome) => void;
+
 export type HealthState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export interface Health {
@@ -118,8 +121,13 @@ export interface Driver {
    * answered for each (a durable confirm, a nack, a return). Never retries. May be called again before an earlier
    * call resolved (core pipelines batches); per-key order across calls must be kept for calls made in order.
    * An error thrown (instead of per-record outcomes) applies to every record of the batch.
+   *
+   * `progress` (optional to call): a driver whose broker answers record by record may report each outcome as it
+   * arrives — at most once per index, the same outcome the returned array holds, before the promise settles —
+   * so the publish it belongs to settles then, not when the batch's last answer comes. Core treats the first
+   * report of an index as that record's outcome; a driver that never calls it is just as correct.
    */
-  send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]>;
+  send(topic: string, records: readonly MessageRecord[], progress?: SendProgress): Promise<SendOutcome[]>;
   /** Starts consuming; `sink` gets each delivery. Rejects with NOT_FOUND when the subscription does not exist. */
   subscribe(options: DriverSubscribeOptions, sink: DeliverySink): Promise<DriverSubscription>;
   /** The connection's state now. Cheap; called often. */

@@ -16,6 +16,7 @@ export type {
   Health,
   HealthState,
   SendOutcome,
+  SendProgress,
 } from './driver.js';
 export type { ErrorContext, ErrorMapper, ErrorRow } from './error-mapping.js';
 export { errorMapper } from './error-mapping.js';
