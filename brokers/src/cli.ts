@@ -19,8 +19,8 @@ Commands:
   up <rabbitmq|kafka|rocketmq|all>       start (idempotent), wait until clients are accepted, print settings
   down <rabbitmq|kafka|rocketmq|all>     stop; without --nodes/--version every such fixture found on disk
   status                                 every fixture found on disk: kind, cluster, node, running, pid, ports
-  kill <rabbitmq|kafka|rocketmq>         SIGKILL one node (--node, default 0)
-  restart <rabbitmq|kafka|rocketmq>      restart one node (--node, default 0) and wait until it accepts clients
+  kill <rabbitmq|kafka|rocketmq>         SIGKILL one node (--node, default 0; RocketMQ: broker and proxy)
+  restart <rabbitmq|kafka|rocketmq>      restart one node (--node, as kill) and wait until it accepts clients
 
 Options:
   --nodes 1|3       broker nodes (RocketMQ: 1 only); default 1
@@ -151,19 +151,24 @@ async function down(parsed: Parsed): Promise<void> {
 
 async function nodeCommand(parsed: Parsed, action: 'kill' | 'restart'): Promise<void> {
   const [kind] = kindsOf(parsed.positionals[1], false);
-  const index = parsed.values.node === undefined ? 0 : Number(parsed.values.node);
-  if (!Number.isInteger(index) || index < 0)
+  // Without --node the fixture's default: node 0 (RocketMQ: the broker and the proxy in front of it).
+  const index = parsed.values.node === undefined ? undefined : Number(parsed.values.node);
+  if (index !== undefined && (!Number.isInteger(index) || index < 0))
     throw new UsageError(`--node must be a node index, not "${parsed.values.node}"`);
   const broker = brokerFor(kind!, parsed.values, false);
-  if (index >= broker.nodes.length) {
+  if (index !== undefined && index >= broker.nodes.length) {
     throw new UsageError(
       `${broker.cluster} has ${broker.nodes.length} node(s); --node ${index} does not exist`,
     );
   }
   await (action === 'kill' ? broker.kill(index) : broker.restart(index));
-  process.stdout.write(
-    `${broker.cluster} node ${index} (${broker.nodes[index]!.name}): ${action === 'kill' ? 'killed' : 'restarted'}\n`,
-  );
+  const what =
+    index !== undefined
+      ? `node ${index} (${broker.nodes[index]!.name})`
+      : broker.kind === 'rocketmq'
+        ? 'broker and proxy (nodes 0 and 2)'
+        : `node 0 (${broker.nodes[0]!.name})`;
+  process.stdout.write(`${broker.cluster} ${what}: ${action === 'kill' ? 'killed' : 'restarted'}\n`);
 }
 
 async function status(parsed: Parsed): Promise<void> {

@@ -365,7 +365,7 @@ function dockerBroker(kind: BrokerKind, options: BrokerOptions): Broker {
       });
   } else {
     throw new Error(
-      'rocketmq: docker mode is not implemented (name server + proxy/broker); use LOSSLESS_BROKERS=local',
+      'rocketmq: docker mode is not implemented (name server, broker and proxy); use LOSSLESS_BROKERS=local',
     );
   }
   const cluster = `${kind}-docker`;

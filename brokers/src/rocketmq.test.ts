@@ -1,10 +1,13 @@
-// Runs a real RocketMQ (name server + proxy/broker JVMs from Maven Central jars) and drives it with the raw
-// rocketmq-client-nodejs gRPC client: a smoke round trip, and a message acknowledged with SEND_OK surviving a
-// SIGKILL of the broker. The first run downloads ~90 MB of jars, hence the generous hook timeouts.
+// Runs a real RocketMQ (name server, broker and cluster-mode proxy JVMs from Maven Central jars) and drives it
+// with the raw rocketmq-client-nodejs gRPC client: a smoke round trip, a route through another port (a fault
+// proxy) that names that port, and a message acknowledged with SEND_OK surviving a SIGKILL of the broker. The
+// first run downloads ~90 MB of jars, hence the generous hook timeouts.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MessageView } from 'rocketmq-client-nodejs';
 import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFaultProxy } from './fault-proxy.js';
 import { rocketmq } from './rocketmq.js';
 
 const broker = rocketmq();
@@ -15,8 +18,8 @@ function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-async function startProducer(): Promise<Producer> {
-  const producer = new Producer({ endpoints, namespace: '', maxAttempts: 3 });
+async function startProducer(through = endpoints): Promise<Producer> {
+  const producer = new Producer({ endpoints: through, namespace: '', maxAttempts: 3 });
   await producer.startup();
   clients.push(producer);
   return producer;
@@ -88,14 +91,16 @@ describe('rocketmq fixture', () => {
     expect(() => rocketmq({ nodes: 3 })).toThrow(/single broker/);
   });
 
-  it('reports both nodes running with their ports', async () => {
+  it('reports the three nodes running with their ports', async () => {
     const status = await broker.status();
     expect(status.kind).toBe('rocketmq');
     expect(status.nodes.map((n) => [n.name, n.running])).toEqual([
       ['broker', true],
       ['namesrv', true],
+      ['proxy', true],
     ]);
-    expect(status.nodes[0]?.ports.grpc).toBe(18081);
+    expect(status.nodes[0]?.ports.broker).toBe(20911);
+    expect(status.nodes[2]?.ports.grpc).toBe(18081);
     expect(broker.settings).toMatchObject({ endpoints: '127.0.0.1:18081', namesrv: '127.0.0.1:19876' });
   });
 
@@ -125,6 +130,41 @@ describe('rocketmq fixture', () => {
     await consumer.ack(view);
   }, 120_000);
 
+  it('routes a client that dialled another port (a fault proxy) back to that port', async () => {
+    const topic = unique('routed');
+    await broker.admin.createTopic(topic, { messageType: 'NORMAL' });
+    const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port: 18081 } });
+    try {
+      const producer = await startProducer(proxy.address);
+      // getRouteData is protected: the route the client will use for sends, receives and acks.
+      const route = await (
+        producer as unknown as {
+          getRouteData(t: string): Promise<{ getTotalEndpoints(): { facade: string }[] }>;
+        }
+      ).getRouteData(topic);
+      expect(route.getTotalEndpoints().map((e) => e.facade)).toEqual([proxy.address]);
+      await producer.send({ topic, body: Buffer.from('through the fault proxy') });
+      expect(proxy.stats().accepted).toBe(1);
+      clients.splice(clients.indexOf(producer), 1);
+      await producer.shutdown();
+      // rocketmq-client-nodejs drops its telemetry stream's error listener at shutdown: a connection cut before
+      // the stream completed would throw an uncaught "Connection dropped". Close the proxy once the client has.
+      const deadline = Date.now() + 30_000;
+      while (proxy.stats().connections > 0 && Date.now() < deadline) await sleep(20);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it('kills and restarts one JVM by index, leaving the others running', async () => {
+    await broker.kill(0);
+    expect((await broker.status()).nodes.map((n) => n.running)).toEqual([false, true, true]);
+    await broker.restart(0);
+    expect((await broker.status()).nodes.map((n) => n.running)).toEqual([true, true, true]);
+    // Ready means routed again: a topic created now is routed by the proxy (createTopic waits for that).
+    await broker.admin.createTopic(unique('after-restart'), { messageType: 'NORMAL' });
+  }, 120_000);
+
   it('keeps a message acknowledged with SEND_OK across a SIGKILL of the broker', async () => {
     const topic = unique('durable');
     const group = unique('durable-group');
@@ -133,10 +173,14 @@ describe('rocketmq fixture', () => {
     const producer = await startProducer();
     const receipt = await producer.send({ topic, body: Buffer.from('survives') });
 
+    // Without an index: the broker as its clients see it, the storage broker and the proxy in front of it.
     await broker.kill();
     expect(await broker.nodes[0]?.isRunning()).toBe(false);
+    expect(await broker.nodes[2]?.isRunning()).toBe(false);
+    expect(await broker.nodes[1]?.isRunning()).toBe(true);
     await broker.restart();
     expect(await broker.nodes[0]?.isRunning()).toBe(true);
+    expect(await broker.nodes[2]?.isRunning()).toBe(true);
 
     const consumer = await startConsumer(group, topic);
     const view = await receiveById(consumer, receipt.messageId, 90_000);

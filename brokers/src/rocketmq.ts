@@ -1,9 +1,17 @@
-// Apache RocketMQ 5 run from Maven Central jars as two plain `java` processes: no Docker, no tarball.
+// Apache RocketMQ 5 run from Maven Central jars as three plain `java` processes: no Docker, no tarball.
 //
-//   nodes[0] 'broker'  — ProxyStartup in local mode: the gRPC proxy (what rocketmq-client-nodejs talks to) and
-//                        the broker (commit log, consume queues) in one JVM. This is the node holding the
-//                        messages, so kill()/restart() without an index act on it.
+//   nodes[0] 'broker'  — BrokerStartup: the broker (commit log, consume queues), the node holding the messages.
 //   nodes[1] 'namesrv' — NamesrvStartup, the route registry the broker registers with.
+//   nodes[2] 'proxy'   — ProxyStartup in cluster mode: the gRPC proxy rocketmq-client-nodejs talks to, a
+//                        stateless front that forwards to the broker over remoting. Cluster mode (not local mode,
+//                        the broker inside the proxy JVM) because only there does a route answer name the address
+//                        the client dialled: with useEndpointPortFromRequest a client whose endpoints are a TCP
+//                        fault proxy is routed back through it, so cutting that proxy cuts sends and receives.
+//
+// kill()/restart() with an index act on that one JVM. Without one they act on the broker as its clients see it:
+// the storage broker and the proxy in front of it, killed or restarted together, as the one JVM of local mode
+// was. (With only the storage broker gone, the running proxy answers every send with TOPIC_NOT_FOUND, the name
+// server having dropped the broker's routes — a different fault from "the broker went away".)
 //
 // Everything a run creates (generated config, store, RocketMQ's own logs under user.home, console output, pid
 // files) lives under <home>/rocketmq-<version>/, so brokers started by the CLI can be killed, restarted or
@@ -11,9 +19,11 @@
 // protocol straight from Node, the one implementation of it), so creating a topic takes milliseconds instead of a
 // 4 s `mqadmin` JVM.
 //
-// Readiness is never "the port is open": the broker node is ready when the proxy answers a route query (which it
-// can only do once the broker registered with the name server) and its gRPC port accepts connections; the name
-// server is ready when it answers a cluster-info query and, if the broker runs, lists it.
+// Readiness is never "the port is open": the broker is ready when it answers a remoting request itself and, if
+// the name server runs, the name server lists it; the proxy is ready when it answers a route query for the
+// broker's own topic (which it can only do once the broker registered with the name server) and its gRPC port
+// accepts connections; the name server is ready when it answers a cluster-info query and, if the broker runs,
+// lists it.
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,7 +69,7 @@ export const ROCKETMQ_PORTS = {
   broker: 20911,
   brokerFast: 20909,
   brokerHa: 20912,
-  /** Proxy gRPC (rocketmq-client-nodejs and the other 5.x gRPC clients). */
+  /** Proxy gRPC (rocketmq-client-nodejs and the other 5.x gRPC clients), a JVM of its own. */
   grpc: 18081,
   /** Proxy remoting (4.x-style remoting clients through the proxy). */
   proxyRemoting: 18080,
@@ -86,8 +96,10 @@ export interface RocketMqAdmin {
 }
 
 export interface RocketMqOptions extends BrokerOptions {
-  /** JVM heap options of the proxy+broker JVM (default -Xms1g -Xmx1g). */
+  /** JVM heap options of the broker JVM (default -Xms1g -Xmx1g, 1 GiB direct memory). */
   brokerHeap?: string[];
+  /** JVM heap options of the proxy JVM (default -Xms256m -Xmx512m, 256 MiB direct memory). */
+  proxyHeap?: string[];
   /** JVM heap options of the name server (default -Xms256m -Xmx512m). */
   namesrvHeap?: string[];
   /** Extra or overriding broker.conf entries, applied at the broker's next start. */
@@ -99,6 +111,8 @@ export interface RocketMqOptions extends BrokerOptions {
 export type RocketMqBroker = Broker<RocketMqSettings> & { admin: RocketMqAdmin };
 
 const SUCCESS = ResponseCode.SUCCESS;
+/** RequestCode.GET_BROKER_RUNTIME_INFO: answered by a broker only (the admin client has no use for it). */
+const GET_BROKER_RUNTIME_INFO = 28;
 
 /** Write queue count of a route answer, or 0 when it names no queue (fastjson bodies are not always JSON). */
 function routeWriteQueues(body: Buffer): number {
@@ -151,6 +165,9 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     logs: join(base, 'logs'),
   };
   const rocketLogs = join(dirs.home, 'logs', 'rocketmqlogs');
+  // The proxy's logback writes broker.log and friends too (it can embed a broker): a user.home of its own keeps
+  // two JVMs from appending to and rolling the same files.
+  const proxyHome = join(dirs.home, 'proxy');
   const settings: RocketMqSettings = {
     kind: 'rocketmq',
     endpoints: `${HOST}:${ROCKETMQ_PORTS.grpc}`,
@@ -177,14 +194,14 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     return jarsPromise;
   }
 
-  function jvmArgs(lib: string, logbackResource: string): string[] {
+  function jvmArgs(lib: string, logbackResource: string, userHome = dirs.home): string[] {
     return [
       ...JAVA17_FLAGS,
       '-XX:+UseG1GC',
       '-XX:-OmitStackTraceInFastThrow',
       '-XX:+ExitOnOutOfMemoryError',
       '-Dfile.encoding=UTF-8',
-      `-Duser.home=${dirs.home}`,
+      `-Duser.home=${userHome}`,
       `-Drocketmq.home.dir=${base}`,
       `-Drmq.logback.configurationFile=${logbackResource}`,
       '-cp',
@@ -240,9 +257,14 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
       `${JSON.stringify(
         {
           rocketMQClusterName: CLUSTER_NAME,
+          proxyMode: 'cluster',
           namesrvAddr: settings.namesrv,
           grpcServerPort: ROCKETMQ_PORTS.grpc,
           remotingListenPort: ROCKETMQ_PORTS.proxyRemoting,
+          // A route answer names the host and port the client dialled (cluster mode echoes the request's
+          // endpoints; without this the port would be replaced by grpcServerPort), so a client behind a port
+          // mapping or a TCP fault proxy keeps using that address for sends, receives and acks.
+          useEndpointPortFromRequest: true,
           // The proxy caches routes, including "no such topic", and refreshes on access after this.
           topicRouteServiceCacheRefreshSeconds: 1,
           grpcShutdownTimeSeconds: 3,
@@ -252,6 +274,12 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         2,
       )}\n`,
     );
+  }
+
+  /** The broker answers a remoting request itself (its runtime info). */
+  async function brokerAnswers(): Promise<boolean> {
+    const r = await remotingCall(settings.broker, GET_BROKER_RUNTIME_INFO, {}, undefined, 2_000);
+    return r.code === SUCCESS;
   }
 
   async function namesrvListsBroker(): Promise<boolean> {
@@ -272,71 +300,76 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   }
 
   interface NodeSpec {
-    name: 'broker' | 'namesrv';
+    name: 'broker' | 'namesrv' | 'proxy';
     ports: Record<string, number>;
     mainClass: string;
     args: () => string[];
     heap: string[];
     logback: string;
+    /** user.home of the JVM, where RocketMQ writes its logs (default: the shared home). */
+    userHome?: string;
     /** RocketMQ's own main log for this node, for logTail. */
     mainLog: string;
     ready: () => Promise<boolean>;
   }
 
-  const specs: NodeSpec[] = [
-    {
-      name: 'broker',
-      ports: {
-        grpc: ROCKETMQ_PORTS.grpc,
-        proxyRemoting: ROCKETMQ_PORTS.proxyRemoting,
-        broker: ROCKETMQ_PORTS.broker,
-        brokerFast: ROCKETMQ_PORTS.brokerFast,
-        brokerHa: ROCKETMQ_PORTS.brokerHa,
-      },
-      mainClass: 'org.apache.rocketmq.proxy.ProxyStartup',
-      args: () => [
-        '-pm',
-        'local',
-        '-bc',
-        join(dirs.conf, 'broker.conf'),
-        '-pc',
-        join(dirs.conf, 'rmq-proxy.json'),
-        '-n',
-        settings.namesrv,
-      ],
-      heap: options.brokerHeap ?? ['-Xms1g', '-Xmx1g', '-XX:MaxDirectMemorySize=1g'],
-      logback: 'rmq.proxy.logback.xml',
-      mainLog: join(rocketLogs, 'broker.log'),
-      ready: async () => {
-        if (!(await portOpen(HOST, ROCKETMQ_PORTS.grpc))) return false;
-        if (livePid(pidFile('namesrv')) === undefined) return portOpen(HOST, ROCKETMQ_PORTS.broker);
-        return proxyRoutes(BROKER_NAME);
-      },
+  const running = (name: NodeSpec['name']): boolean => livePid(pidFile(name)) !== undefined;
+
+  const brokerSpec: NodeSpec = {
+    name: 'broker',
+    ports: {
+      broker: ROCKETMQ_PORTS.broker,
+      brokerFast: ROCKETMQ_PORTS.brokerFast,
+      brokerHa: ROCKETMQ_PORTS.brokerHa,
     },
-    {
-      name: 'namesrv',
-      ports: { namesrv: ROCKETMQ_PORTS.namesrv },
-      mainClass: 'org.apache.rocketmq.namesrv.NamesrvStartup',
-      args: () => ['-c', join(dirs.conf, 'namesrv.properties')],
-      heap: options.namesrvHeap ?? ['-Xms256m', '-Xmx512m'],
-      logback: 'rmq.namesrv.logback.xml',
-      mainLog: join(rocketLogs, 'namesrv.log'),
-      ready: async () => {
-        if (livePid(pidFile('broker')) === undefined) {
-          const r = await remotingCall(
-            settings.namesrv,
-            RequestCode.GET_BROKER_CLUSTER_INFO,
-            {},
-            undefined,
-            2_000,
-          );
-          return r.code === SUCCESS;
-        }
-        // The running broker re-registers within registerNameServerPeriod (10 s).
-        return namesrvListsBroker();
-      },
+    mainClass: 'org.apache.rocketmq.broker.BrokerStartup',
+    args: () => ['-c', join(dirs.conf, 'broker.conf'), '-n', settings.namesrv],
+    heap: options.brokerHeap ?? ['-Xms1g', '-Xmx1g', '-XX:MaxDirectMemorySize=1g'],
+    logback: 'rmq.broker.logback.xml',
+    mainLog: join(rocketLogs, 'broker.log'),
+    ready: async () => {
+      if (!(await brokerAnswers())) return false;
+      // The broker registers with the name server as it starts, and every registerNameServerPeriod after.
+      return !running('namesrv') || namesrvListsBroker();
     },
-  ];
+  };
+  const namesrvSpec: NodeSpec = {
+    name: 'namesrv',
+    ports: { namesrv: ROCKETMQ_PORTS.namesrv },
+    mainClass: 'org.apache.rocketmq.namesrv.NamesrvStartup',
+    args: () => ['-c', join(dirs.conf, 'namesrv.properties')],
+    heap: options.namesrvHeap ?? ['-Xms256m', '-Xmx512m'],
+    logback: 'rmq.namesrv.logback.xml',
+    mainLog: join(rocketLogs, 'namesrv.log'),
+    ready: async () => {
+      if (!running('broker')) {
+        const r = await remotingCall(
+          settings.namesrv,
+          RequestCode.GET_BROKER_CLUSTER_INFO,
+          {},
+          undefined,
+          2_000,
+        );
+        return r.code === SUCCESS;
+      }
+      // The running broker re-registers within registerNameServerPeriod (10 s).
+      return namesrvListsBroker();
+    },
+  };
+  const proxySpec: NodeSpec = {
+    name: 'proxy',
+    ports: { grpc: ROCKETMQ_PORTS.grpc, proxyRemoting: ROCKETMQ_PORTS.proxyRemoting },
+    mainClass: 'org.apache.rocketmq.proxy.ProxyStartup',
+    args: () => ['-pm', 'cluster', '-pc', join(dirs.conf, 'rmq-proxy.json'), '-n', settings.namesrv],
+    heap: options.proxyHeap ?? ['-Xms256m', '-Xmx512m', '-XX:MaxDirectMemorySize=256m'],
+    logback: 'rmq.proxy.logback.xml',
+    userHome: proxyHome,
+    mainLog: join(proxyHome, 'logs', 'rocketmqlogs', 'proxy.log'),
+    // A cluster-mode proxy needs a name server and a registered broker to start at all (it exits otherwise).
+    ready: async () => (await portOpen(HOST, ROCKETMQ_PORTS.grpc)) && proxyRoutes(BROKER_NAME),
+  };
+  /** In node order: index 0 (the default of kill/restart) is the broker holding the messages. */
+  const specs: NodeSpec[] = [brokerSpec, namesrvSpec, proxySpec];
 
   function pidFile(name: string): string {
     return join(dirs.run, `${name}.pid`);
@@ -354,7 +387,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
       const started = Date.now();
       spawnDetached({
         command: javaCommand(),
-        args: [...spec.heap, ...jvmArgs(lib, spec.logback), spec.mainClass, ...spec.args()],
+        args: [...spec.heap, ...jvmArgs(lib, spec.logback, spec.userHome), spec.mainClass, ...spec.args()],
         env: javaEnv(),
         cwd: base,
         logFile: outFile(spec.name),
@@ -432,7 +465,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
 
   function nodeAt(index: number | undefined): BrokerNode {
     const node = nodes[index ?? 0];
-    if (!node) throw new Error(`rocketmq: no node ${index} (0 = broker, 1 = namesrv)`);
+    if (!node) throw new Error(`rocketmq: no node ${index} (0 = broker, 1 = namesrv, 2 = proxy)`);
     return node;
   }
 
@@ -504,11 +537,12 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     up() {
       upPromise ??= exclusive(async () => {
         const started = Date.now();
-        const namesrv = specs[1];
-        const broker = specs[0];
-        if (!namesrv || !broker) throw new Error('rocketmq: node specs missing');
-        await startNode(namesrv);
-        await startNode(broker);
+        // One after the other: the broker registers with the name server as it starts, and a cluster-mode proxy
+        // exits at start when it cannot create its system topic (DefaultHeartBeatSyncerTopic) on a registered
+        // broker of the cluster.
+        await startNode(namesrvSpec);
+        await startNode(brokerSpec);
+        await startNode(proxySpec);
         log(
           `rocketmq ${version} up in ${((Date.now() - started) / 1000).toFixed(1)} s (gRPC ${settings.endpoints})`,
         );
@@ -519,18 +553,27 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     },
     down(downOptions = {}) {
       return exclusive(async () => {
-        const namesrv = specs[1];
-        const broker = specs[0];
-        if (broker) await stopNode(broker);
-        if (namesrv) await stopNode(namesrv);
+        // The proxy takes ~10 s to shut its remoting clients down: the broker stops meanwhile.
+        await Promise.all([stopNode(proxySpec), stopNode(brokerSpec)]);
+        await stopNode(namesrvSpec);
         if (downOptions.wipe) {
           for (const d of [dirs.conf, dirs.home, dirs.store, dirs.logs])
             rmSync(d, { recursive: true, force: true });
         }
       });
     },
-    kill: (node) => nodeAt(node).kill(),
-    restart: (node) => nodeAt(node).restart(),
+    kill(node) {
+      if (node !== undefined) return nodeAt(node).kill();
+      return Promise.all([killNode(proxySpec), killNode(brokerSpec)]).then(() => undefined);
+    },
+    restart(node) {
+      if (node !== undefined) return nodeAt(node).restart();
+      return exclusive(async () => {
+        await Promise.all([stopNode(proxySpec), stopNode(brokerSpec)]);
+        await startNode(brokerSpec);
+        await startNode(proxySpec);
+      });
+    },
     async status(): Promise<BrokerStatus> {
       const nodeStatus: NodeStatus[] = specs.map((spec) => {
         const pid = livePid(pidFile(spec.name));

@@ -4,7 +4,7 @@
 
 export type BrokerKind = 'rabbitmq' | 'kafka' | 'rocketmq';
 
-/** One process of a broker (a RabbitMQ node, a Kafka node, a RocketMQ name server or proxy+broker). */
+/** One process of a broker (a RabbitMQ node, a Kafka node, a RocketMQ broker, name server or proxy). */
 export interface BrokerNode {
   readonly name: string;
   /** Starts the node if it is not running and resolves once it accepts clients. Idempotent. */
@@ -84,9 +84,9 @@ export interface Broker<S extends BrokerSettings = BrokerSettings> {
   up(): Promise<void>;
   /** Stops every node and leaves no process behind. Data stays unless wipe is set. */
   down(options?: { wipe?: boolean }): Promise<void>;
-  /** SIGKILL one node (default: node 0). */
+  /** SIGKILL one node (default: node 0; RocketMQ: the broker and the proxy in front of it). */
   kill(node?: number): Promise<void>;
-  /** Restart one node (default: node 0) and wait until it accepts clients again. */
+  /** Restart one node (default as kill) and wait until it accepts clients again. */
   restart(node?: number): Promise<void>;
   status(): Promise<BrokerStatus>;
 }

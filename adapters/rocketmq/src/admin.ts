@@ -283,34 +283,35 @@ export class RocketMqAdmin {
         if (r.code === ResponseCode.TOPIC_NOT_EXIST) return;
         expectSuccess(`topic config ${topic}`, r);
         const queues = topicConfigOf(r.body).readQueueNums ?? 0;
-        await Promise.all(
-          Array.from({ length: queues }, async (_, queueId) => {
-            const q = String(queueId);
-            const current = await this.call(broker, `offset of ${group}`, RequestCode.QUERY_CONSUMER_OFFSET, {
+        // One queue after the other: the broker's first commit of a group's offsets on a topic is not atomic
+        // (ConsumerOffsetManager.commitOffset, 5.3.3: get, then put a new per-queue map), so concurrent first
+        // commits can overwrite each other and leave a queue without an offset (its history then delivered).
+        for (let queueId = 0; queueId < queues; queueId++) {
+          const q = String(queueId);
+          const current = await this.call(broker, `offset of ${group}`, RequestCode.QUERY_CONSUMER_OFFSET, {
+            consumerGroup: group,
+            topic,
+            queueId: q,
+            setZeroIfNotFound: 'false',
+          });
+          if (current.code === ResponseCode.SUCCESS) continue;
+          if (current.code !== ResponseCode.QUERY_NOT_FOUND) expectSuccess(`offset of ${group}`, current);
+          const max = await this.call(broker, `max offset of ${topic}`, RequestCode.GET_MAX_OFFSET, {
+            topic,
+            queueId: q,
+          });
+          expectSuccess(`max offset of ${topic}`, max);
+          const offset = max.extFields.offset ?? '0';
+          expectSuccess(
+            `commit offset of ${group}`,
+            await this.call(broker, `commit offset of ${group}`, RequestCode.UPDATE_CONSUMER_OFFSET, {
               consumerGroup: group,
               topic,
               queueId: q,
-              setZeroIfNotFound: 'false',
-            });
-            if (current.code === ResponseCode.SUCCESS) return;
-            if (current.code !== ResponseCode.QUERY_NOT_FOUND) expectSuccess(`offset of ${group}`, current);
-            const max = await this.call(broker, `max offset of ${topic}`, RequestCode.GET_MAX_OFFSET, {
-              topic,
-              queueId: q,
-            });
-            expectSuccess(`max offset of ${topic}`, max);
-            const offset = max.extFields.offset ?? '0';
-            expectSuccess(
-              `commit offset of ${group}`,
-              await this.call(broker, `commit offset of ${group}`, RequestCode.UPDATE_CONSUMER_OFFSET, {
-                consumerGroup: group,
-                topic,
-                queueId: q,
-                commitOffset: offset,
-              }),
-            );
-          }),
-        );
+              commitOffset: offset,
+            }),
+          );
+        }
       }),
     );
   }

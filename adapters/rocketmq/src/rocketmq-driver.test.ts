@@ -1,4 +1,4 @@
-// The RocketMQ driver against a real RocketMQ 5.3.3 (name server + proxy/broker JVMs started by the broker kit),
+// The RocketMQ driver against a real RocketMQ 5.3.3 (name server, broker, proxy JVMs started by the broker kit),
 // through the portable API: what a user publishes arrives intact, topology errors are typed, a subscription keeps
 // what was published after it was declared, failures are redelivered and dead-lettered with their history, a
 // long handler keeps its message, and a SIGKILL of the broker loses no confirmed message. Messages are counted

@@ -19,6 +19,7 @@ import {
   type NormalizedTopic,
   type NormalizedTopology,
   type SendOutcome,
+  type SendProgress,
 } from '@lossless/core/driver';
 import { type ILogger, Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
@@ -29,6 +30,7 @@ import { classifyNative } from './error-table.js';
 import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName } from './naming.js';
 import { type ResolvedOptions, type RocketMqDriverOptions, resolveOptions } from './options.js';
+import { guardTelemetry } from './telemetry-guard.js';
 
 /** Queues of a topic declared without `partitions`. */
 export const DEFAULT_QUEUES = 4;
@@ -114,6 +116,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       requestTimeout: this.options.requestTimeoutMs,
       logger: this.clientLogger,
     });
+    guardTelemetry(producer);
     this.producer = producer;
     await producer.startup();
     let last: LosslessError | undefined;
@@ -349,16 +352,22 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
 
   // --- publish ---------------------------------------------------------------------------------------------
 
-  send(topic: string, records: readonly MessageRecord[]): Promise<SendOutcome[]> {
+  send(topic: string, records: readonly MessageRecord[], progress?: SendProgress): Promise<SendOutcome[]> {
     const producer = this.requireOpen();
     const fifo = this.topicIsFifo(topic);
+    // Each record is its own send: its outcome is reported as it comes, not when the batch's slowest does.
+    const one = (record: MessageRecord, index: number) =>
+      this.sendOne(producer, topic, record, fifo).then((outcome) => {
+        progress?.(index, outcome);
+        return outcome;
+      });
     // Chains are registered synchronously, in call order, so one key's sends stay in publish order across calls.
     return Promise.all(
-      records.map((record) => {
-        if (record.key === undefined) return this.sendOne(producer, topic, record, fifo);
+      records.map((record, index) => {
+        if (record.key === undefined) return one(record, index);
         const chainKey = `${topic}\u0000${record.key}`;
         const previous = this.keyTails.get(chainKey);
-        const run = (previous ?? Promise.resolve()).then(() => this.sendOne(producer, topic, record, fifo));
+        const run = (previous ?? Promise.resolve()).then(() => one(record, index));
         this.keyTails.set(chainKey, run);
         void run.finally(() => {
           if (this.keyTails.get(chainKey) === run) this.keyTails.delete(chainKey);
@@ -454,6 +463,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
         requestTimeout: this.options.requestTimeoutMs,
         logger: this.clientLogger,
       });
+      guardTelemetry(consumer);
       try {
         await consumer.startup();
         this.reportOk();

@@ -1,11 +1,11 @@
-// RocketMQ 5 (the kit's name server + proxy/broker JVMs) as a conformance adapter. A `route` (a fault proxy, or a
-// port where nothing listens) replaces the gRPC proxy endpoint only: the admin keeps talking to the name server
-// and broker directly, as an operator's tooling would.
+// RocketMQ 5 (the kit's name server, broker and cluster-mode proxy JVMs) as a conformance adapter. A `route` (a
+// fault proxy, or a port where nothing listens) replaces the gRPC proxy endpoint only: the admin keeps talking to
+// the name server and broker directly, as an operator's tooling would.
 
 import { silentLogger } from '@lossless/core';
 import { rocketmq } from '@lossless/rocketmq';
 import type { ConformanceAdapter } from '../adapter.js';
-import { CaseSkipped } from '../context.js';
+import { proxyLink } from '../faulty-link.js';
 
 export const adapter: ConformanceAdapter = {
   name: 'rocketmq',
@@ -26,13 +26,9 @@ export const adapter: ConformanceAdapter = {
       logger: silentLogger,
     });
   },
-  // No network cut: in local mode (the kit's fixture: broker inside the proxy JVM) the proxy routes every client
-  // to its own gRPC address, whatever address the client dialled, so a TCP fault proxy in front of it carries the
-  // route lookup only — a cut would not touch sends and receives, and F3/F5/F6/L1 would prove nothing.
-  async createFaultyLink() {
-    throw new CaseSkipped(
-      'the RocketMQ proxy in local mode routes clients to its own address, around any TCP fault proxy: ' +
-        'cutting the network needs the proxy in cluster mode, which the kit does not run yet',
-    );
+  // The kit's proxy runs in cluster mode with useEndpointPortFromRequest: a route answer names the address the
+  // client dialled, so a client routed through the fault proxy sends, receives and acks through it too.
+  createFaultyLink(settings) {
+    return proxyLink(adapter, settings);
   },
 };
