@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { kafka as kafkaBroker } from '@lossless/brokers';
-import { connect, silentLogger } from '@lossless/core';
+import { silentLogger } from '@lossless/core';
 import {
   consumerGroupId,
   deadLetterGroupId,
@@ -16,32 +16,10 @@ import {
   retryTopicName,
 } from '@lossless/kafka';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import {
-  alternate,
-  type BenchConfig,
-  Comparison,
-  fmtRate,
-  freshName,
-  type Latency,
-  latencyOf,
-  type Measured,
-  measured,
-  rate,
-  retrying,
-  within,
-} from './harness.js';
-import {
-  drained,
-  type LibraryTarget,
-  libraryConsume,
-  libraryLatency,
-  libraryPublish,
-  paced,
-  probe,
-  SUBSCRIPTION,
-} from './library.js';
+import { type BenchConfig, type Latency, rate, within } from './harness.js';
+import { LatencySamples, type LibraryTarget, libraryDeclare, pacedLatency, SUBSCRIPTION } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
-import type { ResultRow } from './stats.js';
+import { runScenarios } from './runner.js';
 
 /** Messages per raw produce request. */
 const RAW_BATCH = 500;
@@ -130,16 +108,13 @@ class Raw {
     await consumer.connect();
     try {
       await consumer.subscribe({ topic, fromBeginning: true });
-      const samples: number[] = [];
-      let primed = false;
+      const samples = new LatencySamples();
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
           for (const m of batch.messages) {
-            const sentAt = m.value?.readDoubleLE(0) ?? -1;
-            if (sentAt < 0) primed = true;
-            else samples.push(performance.now() - sentAt);
+            samples.record(m.value?.readDoubleLE(0) ?? -1);
             resolveOffset(m.offset);
           }
           const last = batch.messages.at(-1);
@@ -151,13 +126,6 @@ class Raw {
           await heartbeat();
         },
       });
-      // The group join (seconds) is not latency: a probe message must arrive before the paced run starts.
-      await producer.send({ topic, messages: [{ value: probe(cfg) }], acks: -1 });
-      await drained(
-        () => (primed ? 1 : 0),
-        1,
-        () => 0,
-      );
       // With idempotence (maxInFlightRequests 1) kafkajs runs one request at a time, so a send per message falls
       // behind at 1,000 msg/s: the raw side sends what queued up while the previous request was in flight, as
       // one request (what the driver's lane does, and what a careful raw user writes).
@@ -179,16 +147,16 @@ class Raw {
             flush();
           });
       };
-      const sent = await paced(cfg, (body) => {
-        queued.push({ value: body });
-        flush();
-      });
-      await drained(
-        () => samples.length,
-        sent,
+      return await pacedLatency(
+        cfg,
+        samples,
+        (body) => producer.send({ topic, messages: [{ value: body }], acks: -1 }),
+        (body) => {
+          queued.push({ value: body });
+          flush();
+        },
         () => failures,
       );
-      return latencyOf(samples, sent);
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
@@ -212,14 +180,9 @@ class Raw {
   }
 }
 
-function mem(m: Measured<unknown>): string {
-  return `rss ${Math.round(m.peakRssMiB)} MiB, heap +${Math.round(m.peakHeapMiB)} MiB, cpu ${Math.round(m.cpuMs)} ms`;
-}
-
 export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | string> {
-  const { log } = cfg;
   const fixture = kafkaBroker();
-  log(`kafka: bringing up ${fixture.cluster} through the broker kit…`);
+  cfg.log(`kafka: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
   const brokers = fixture.settings.brokers;
   const target: LibraryTarget = {
@@ -230,120 +193,28 @@ export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | stri
     }),
   };
   const raw = new Raw(brokers, cfg.bodyBytes);
-  const declare = async (topic: string) => {
-    const bus = await connect(target.driver(), { logger: silentLogger });
-    await bus.declare(target.topology(topic, SUBSCRIPTION));
-    await bus.close();
-  };
-  {
-    // Warm-up, and a check that the driver works before the long run.
-    const warm = { ...cfg, messages: Math.max(1_000, Math.floor(cfg.messages / 10)) };
-    const l = freshName('lb', 'warm-lib', 0);
-    const r = freshName('lb', 'warm-raw', 0);
-    try {
-      await declare(r);
-      log(`  warm-up: library ${fmtRate(await libraryPublish(target, l, warm))}`);
-      log(`  warm-up: raw ${fmtRate(await raw.publish(r, warm.messages))}`);
-      await libraryConsume(target, l, warm, true);
-      await raw.consume(r, warm.messages, cfg.concurrency);
-    } finally {
-      await raw.remove(l);
-      await raw.remove(r);
-    }
-  }
-  const pub = new Comparison(
-    `confirmed publish: library ${cfg.concurrency} awaiting callers vs raw sequential batches of ${RAW_BATCH}`,
-    'msg/s',
-    true,
+  const results = await runScenarios(
+    {
+      target,
+      declare: (topic) => libraryDeclare(target, topic),
+      remove: (topic) => raw.remove(topic),
+      publish: {
+        scenario: `confirmed publish: library ${cfg.concurrency} awaiting callers vs raw sequential batches of ${RAW_BATCH}`,
+        label: 'confirmed publish',
+        line: 'publish raw',
+        run: (topic, c) => raw.publish(topic, c.messages),
+      },
+      consume: {
+        scenario: `consume + commit: concurrency ${cfg.concurrency} vs ${cfg.concurrency} handlers per chunk (from 1st message)`,
+        label: 'consume + commit',
+        run: (topic, c) => raw.consume(topic, c.messages, c.concurrency),
+      },
+      fromFirstDelivery: true,
+      latency: (topic, c) => raw.latency(topic, c),
+    },
+    cfg,
+    { warmUp: { log: true } },
   );
-  const cons = new Comparison(
-    `consume + commit: concurrency ${cfg.concurrency} vs ${cfg.concurrency} handlers per chunk (from 1st message)`,
-    'msg/s',
-    true,
-  );
-  for (let rep = 1; rep <= cfg.repetitions; rep++) {
-    const tag = `${rep}/${cfg.repetitions}`;
-    await retrying(`repetition ${tag}`, log, async () => {
-      const l = freshName('lb', 'lib', rep);
-      const r = freshName('lb', 'raw', rep);
-      const got: Record<string, Measured<number>> = {};
-      const side = async (key: string, label: string, run: () => Promise<number>) => {
-        const m = await measured(run);
-        got[key] = m;
-        log(`  ${tag} ${label}: ${fmtRate(m.value)} (${mem(m)})`);
-      };
-      try {
-        await declare(r);
-        await alternate(
-          rep,
-          () => side('pubLib', 'publish library', () => libraryPublish(target, l, cfg)),
-          () => side('pubRaw', 'publish raw', () => raw.publish(r, cfg.messages)),
-        );
-        await alternate(
-          rep,
-          () => side('consLib', 'consume library', () => libraryConsume(target, l, cfg, true)),
-          () => side('consRaw', 'consume raw', () => raw.consume(r, cfg.messages, cfg.concurrency)),
-        );
-      } finally {
-        await raw.remove(l);
-        await raw.remove(r);
-      }
-      pub.library.push(got.pubLib!);
-      pub.raw.push(got.pubRaw!);
-      cons.library.push(got.consLib!);
-      cons.raw.push(got.consRaw!);
-    });
-  }
-  const label = `${cfg.latencyRate} msg/s for ${cfg.latencySeconds} s`;
-  const p50 = new Comparison(`latency p50, publish → handler, ${label}`, 'ms', false);
-  const p99 = new Comparison(`latency p99, publish → handler, ${label}`, 'ms', false);
-  const max = new Comparison(`latency max, publish → handler, ${label}`, 'ms', false);
-  const push = (side: 'library' | 'raw', m: Measured<Latency>) => {
-    p50[side].push({ ...m, value: m.value.p50 });
-    p99[side].push({ ...m, value: m.value.p99 });
-    max[side].push({ ...m, value: m.value.max });
-  };
-  const describe = (m: Measured<Latency>) =>
-    `p50 ${m.value.p50.toFixed(2)} ms, p99 ${m.value.p99.toFixed(2)} ms, max ${m.value.max.toFixed(1)} ms (${mem(m)})`;
-  for (let rep = 1; rep <= cfg.repetitions; rep++) {
-    await retrying(`latency ${rep}/${cfg.repetitions}`, log, async () => {
-      const l = freshName('lb', 'lat-lib', rep);
-      const r = freshName('lb', 'lat-raw', rep);
-      let lib: Measured<Latency> | undefined;
-      let rawM: Measured<Latency> | undefined;
-      try {
-        await declare(r);
-        await alternate(
-          rep,
-          async () => {
-            lib = await measured(() => libraryLatency(target, l, cfg));
-            log(`  latency ${rep}/${cfg.repetitions} library: ${describe(lib)}`);
-          },
-          async () => {
-            rawM = await measured(() => raw.latency(r, cfg));
-            log(`  latency ${rep}/${cfg.repetitions} raw: ${describe(rawM)}`);
-          },
-        );
-      } finally {
-        await raw.remove(l);
-        await raw.remove(r);
-      }
-      push('library', lib!);
-      push('raw', rawM!);
-    });
-  }
-  const results: ResultRow[] = [
-    pub.row(),
-    cons.row(),
-    p50.row(),
-    p99.row(),
-    max.row(),
-    pub.cpuRow('confirmed publish', cfg.messages),
-    cons.cpuRow('consume + commit', cfg.messages),
-    ...pub.memoryRows('confirmed publish'),
-    ...cons.memoryRows('consume + commit'),
-    ...p50.memoryRows('latency run'),
-  ];
   return {
     adapter: 'kafka',
     broker: `Kafka ${fixture.version} single broker (${fixture.cluster}, ${brokers.join(',')}), kafkajs 2.2.4, 3 partitions, RF 1`,

@@ -21,6 +21,15 @@ async function open(target: LibraryTarget, topic: string, options: ConnectOption
   return bus;
 }
 
+/**
+ * Declares a fresh topic and its subscription through the library and closes the bus: on Kafka and RocketMQ the
+ * raw side then writes to and reads from exactly the kind of topic (and group) the library's side gets.
+ */
+export async function libraryDeclare(target: LibraryTarget, topic: string): Promise<void> {
+  const bus = await open(target, topic);
+  await bus.close();
+}
+
 /** `concurrency` callers, each awaiting its publish before the next: msg/s until the last confirm. */
 export async function libraryPublish(
   target: LibraryTarget,
@@ -96,46 +105,73 @@ export async function libraryLatency(
 ): Promise<Latency> {
   const bus = await open(target, topic);
   try {
-    const samples: number[] = [];
-    let primed = false;
+    const samples = new LatencySamples();
     const sub = await bus.subscribe(
       topic,
       SUBSCRIPTION,
       async (d: Delivery) => {
         const b = d.body;
-        const sentAt = new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
-        if (sentAt < 0) primed = true;
-        else samples.push(performance.now() - sentAt);
+        samples.record(new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true));
       },
       { concurrency: cfg.concurrency },
     );
-    await bus.publish(topic, { body: probe(cfg) });
-    await drained(
-      () => (primed ? 1 : 0),
-      1,
-      () => 0,
-    );
     let failures = 0;
-    const sent = await paced(cfg, (body) => {
-      bus.publish(topic, { body }).catch(() => failures++);
-    });
-    await drained(
-      () => samples.length,
-      sent,
+    const latency = await pacedLatency(
+      cfg,
+      samples,
+      (body) => bus.publish(topic, { body }),
+      (body) => {
+        bus.publish(topic, { body }).catch(() => failures++);
+      },
       () => failures,
     );
     await sub.close();
-    return latencyOf(samples, sent);
+    return latency;
   } finally {
     await bus.close();
   }
+}
+
+/** What a latency side's consumer saw: whether the probe arrived, and the publish → handler times, ms. */
+export class LatencySamples {
+  primed = false;
+  readonly ms: number[] = [];
+
+  /** Takes a delivery's send time (the first 8 bytes of its body; the probe's is negative). */
+  record(sentAt: number): void {
+    if (sentAt < 0) this.primed = true;
+    else this.ms.push(performance.now() - sentAt);
+  }
+}
+
+/**
+ * The publishing half of every latency side, library or raw, once its consumer records into `samples`: the
+ * probe is sent (awaited) and must arrive first, so consumer start-up (a Kafka group join takes seconds) is not
+ * counted; then `send` at the fixed rate until every message arrived. Throws at once when `failed()` is non-zero.
+ */
+export async function pacedLatency(
+  cfg: BenchConfig,
+  samples: LatencySamples,
+  sendProbe: (body: Buffer) => Promise<unknown>,
+  send: (body: Buffer) => void,
+  failed: () => number,
+): Promise<Latency> {
+  await sendProbe(probe(cfg));
+  await drained(
+    () => (samples.primed ? 1 : 0),
+    1,
+    () => 0,
+  );
+  const sent = await paced(cfg, send);
+  await drained(() => samples.ms.length, sent, failed);
+  return latencyOf(samples.ms, sent);
 }
 
 /**
  * The message sent (and awaited) before a latency run, so that consumer start-up (a Kafka group join takes
  * seconds) is not counted as latency. Its send time is negative: handlers recognise it and take no sample.
  */
-export function probe(cfg: BenchConfig): Buffer {
+function probe(cfg: BenchConfig): Buffer {
   const body = Buffer.alloc(cfg.bodyBytes, 7);
   body.writeDoubleLE(-1, 0);
   return body;
@@ -145,7 +181,7 @@ export function probe(cfg: BenchConfig): Buffer {
  * Calls `send` at a fixed rate (checked every millisecond, so sends are spread evenly, not burst per tick)
  * with a fresh body whose first 8 bytes are `performance.now()` at the send. Resolves with the count sent.
  */
-export function paced(cfg: BenchConfig, send: (body: Buffer) => void): Promise<number> {
+function paced(cfg: BenchConfig, send: (body: Buffer) => void): Promise<number> {
   const total = Math.round(cfg.latencyRate * cfg.latencySeconds);
   return new Promise((resolve) => {
     const t0 = performance.now();
@@ -166,7 +202,7 @@ export function paced(cfg: BenchConfig, send: (body: Buffer) => void): Promise<n
 }
 
 /** Waits (up to 60 s) until `received()` reaches `sent`; throws at once when `failed()` is non-zero. */
-export async function drained(received: () => number, sent: number, failed: () => number): Promise<void> {
+async function drained(received: () => number, sent: number, failed: () => number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (received() < sent) {
     if (failed() > 0) throw new Error(`${failed()} of ${sent} publishes failed`);

@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
-import { silentLogger, type Topology } from '@lossless/core';
+import { silentLogger } from '@lossless/core';
 import {
   deadLetterExchangeName,
   deadLetterQueueName,
@@ -16,30 +16,9 @@ import {
   rabbitmq,
 } from '@lossless/rabbitmq';
 import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import {
-  alternate,
-  type BenchConfig,
-  Comparison,
-  fmtRate,
-  freshName,
-  type Latency,
-  latencyOf,
-  type Measured,
-  measured,
-  rate,
-  retrying,
-  within,
-} from './harness.js';
-import {
-  drained,
-  type LibraryTarget,
-  libraryConsume,
-  libraryLatency,
-  libraryPublish,
-  paced,
-  probe,
-  SUBSCRIPTION,
-} from './library.js';
+import { type BenchConfig, type Latency, rate, within } from './harness.js';
+import { LatencySamples, pacedLatency, SUBSCRIPTION } from './library.js';
+import { runScenarios } from './runner.js';
 import type { ResultRow } from './stats.js';
 
 export type QueueType = 'classic' | 'quorum';
@@ -248,45 +227,36 @@ class Raw {
       const sub = await model.createChannel();
       try {
         await sub.prefetch(cfg.concurrency);
-        const samples: number[] = [];
-        let primed = false;
+        const samples = new LatencySamples();
         await sub.consume(
           queueName(topic, SUBSCRIPTION),
           (msg) => {
             if (!msg) return;
             void Promise.resolve()
               .then(() => {
-                const sentAt = msg.content.readDoubleLE(0);
-                if (sentAt < 0) primed = true;
-                else samples.push(performance.now() - sentAt);
+                samples.record(msg.content.readDoubleLE(0));
                 sub.ack(msg);
               })
-              .catch(() => {}); // a closed channel: drained() times out and the repetition is redone
+              .catch(() => {}); // a closed channel: pacedLatency() times out and the repetition is redone
           },
           { noAck: false },
         );
-        await publishConfirmed(pub, topic, probe(cfg));
-        await drained(
-          () => (primed ? 1 : 0),
-          1,
-          () => 0,
-        );
         let failures = 0;
-        const sent = await paced(cfg, (body) => {
-          try {
-            pub.publish(topic, '', body, { persistent: true, messageId: randomUUID() }, (err) => {
-              if (err) failures++;
-            });
-          } catch {
-            failures++; // the channel closed (broker restarted): the repetition is measured again
-          }
-        });
-        await drained(
-          () => samples.length,
-          sent,
+        return await pacedLatency(
+          cfg,
+          samples,
+          (body) => publishConfirmed(pub, topic, body),
+          (body) => {
+            try {
+              pub.publish(topic, '', body, { persistent: true, messageId: randomUUID() }, (err) => {
+                if (err) failures++;
+              });
+            } catch {
+              failures++; // the channel closed (broker restarted): the repetition is measured again
+            }
+          },
           () => failures,
         );
-        return latencyOf(samples, sent);
       } finally {
         await sub.close();
         await pub.close();
@@ -303,181 +273,59 @@ function publishConfirmed(ch: ConfirmChannel, topic: string, body: Buffer): Prom
   });
 }
 
-function mem(m: Measured<unknown>): string {
-  return `rss ${Math.round(m.peakRssMiB)} MiB, heap +${Math.round(m.peakHeapMiB)} MiB, cpu ${Math.round(m.cpuMs)} ms`;
-}
-
 export async function rabbitmqBench(cfg: BenchConfig, options: RabbitMqBenchOptions): Promise<AdapterReport> {
-  const { log } = cfg;
   const fixture = rabbitmqBroker();
-  log(`rabbitmq: bringing up ${fixture.cluster} through the broker kit…`);
+  cfg.log(`rabbitmq: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
   const url = fixture.settings.urls[0]!;
   const raw = new Raw(url, cfg.bodyBytes);
   const results: ResultRow[] = [];
   for (const type of options.queueTypes) {
-    const target: LibraryTarget = {
-      driver: () => rabbitmq({ url, logger: silentLogger }),
-      topology: (topic: string, subscription: string): Topology => ({
-        topics: [{ name: topic }],
-        subscriptions: [{ name: subscription, topic, queueType: type }],
-      }),
-    };
-    // Warm-up (JIT, connection setup), not measured: a tenth of the messages through both sides.
-    await retrying(`${type} warm-up`, log, async () => {
-      const warm = { ...cfg, messages: Math.max(1_000, Math.floor(cfg.messages / 10)) };
-      const l = freshName('lb', 'warm-lib', 0);
-      const r = freshName('lb', 'warm-raw', 0);
-      try {
-        await raw.declare(r, type);
-        await libraryPublish(target, l, warm);
-        await raw.publishWindow(r, warm.messages, options.window);
-        await libraryConsume(target, l, warm);
-        await raw.consume(r, warm.messages, cfg.concurrency);
-      } finally {
-        await raw.remove(l);
-        await raw.remove(r);
-      }
-    });
-    const pub = new Comparison(
-      `confirmed publish (${type}): library ${cfg.concurrency} awaiting callers vs raw window ${options.window}`,
-      'msg/s',
-      true,
+    // Latency and memory are measured on the first queue type only; the others add publish, consume and CPU.
+    const first = type === options.queueTypes[0];
+    const rows = await runScenarios(
+      {
+        target: {
+          driver: () => rabbitmq({ url, logger: silentLogger }),
+          topology: (topic, subscription) => ({
+            topics: [{ name: topic }],
+            subscriptions: [{ name: subscription, topic, queueType: type }],
+          }),
+        },
+        variant: type,
+        declare: (topic) => raw.declare(topic, type),
+        remove: (topic) => raw.remove(topic),
+        publish: {
+          scenario: `confirmed publish (${type}): library ${cfg.concurrency} awaiting callers vs raw window ${options.window}`,
+          label: `confirmed publish (${type}, raw window)`,
+          line: 'publish raw window',
+          run: (topic, c) => raw.publishWindow(topic, c.messages, options.window),
+        },
+        // The same library runs against raw in the library's own shape: the library's cost without the depth.
+        alsoPublish: {
+          side: 'raw64',
+          scenario: `confirmed publish (${type}): library vs raw, both ${cfg.concurrency} awaiting callers`,
+          label: `confirmed publish (${type}, raw awaiting)`,
+          line: 'publish raw awaiting',
+          run: (topic, c) => raw.publishAwaiting(topic, c.messages, c.concurrency),
+        },
+        consume: {
+          scenario: `consume + ack (${type}): concurrency ${cfg.concurrency} vs prefetch ${cfg.concurrency}`,
+          label: `consume + ack (${type})`,
+          run: (topic, c) => raw.consume(topic, c.messages, c.concurrency),
+        },
+        fromFirstDelivery: false,
+        latency: (topic, c) => raw.latency(topic, c),
+        latencyCounts: true,
+      },
+      cfg,
+      { warmUp: { retry: true }, latency: first, memory: first },
     );
-    const pubSame = new Comparison(
-      `confirmed publish (${type}): library vs raw, both ${cfg.concurrency} awaiting callers`,
-      'msg/s',
-      true,
-    );
-    const cons = new Comparison(
-      `consume + ack (${type}): concurrency ${cfg.concurrency} vs prefetch ${cfg.concurrency}`,
-      'msg/s',
-      true,
-    );
-    for (let rep = 1; rep <= cfg.repetitions; rep++) {
-      const tag = `${type} ${rep}/${cfg.repetitions}`;
-      // A repetition counts only when all its sides completed (a broker restarted by another process fails it).
-      await retrying(`repetition ${tag}`, log, async () => {
-        const l = freshName('lb', 'lib', rep);
-        const r = freshName('lb', 'raw', rep);
-        const r64 = freshName('lb', 'raw64', rep);
-        const got: Record<string, Measured<number>> = {};
-        try {
-          await raw.declare(r, type);
-          await raw.declare(r64, type);
-          const side = async (key: string, label: string, run: () => Promise<number>) => {
-            const m = await measured(run);
-            got[key] = m;
-            log(`  ${tag} ${label}: ${fmtRate(m.value)} (${mem(m)})`);
-          };
-          await alternate(
-            rep,
-            () => side('pubLib', 'publish library', () => libraryPublish(target, l, cfg)),
-            async () => {
-              await side('pubWin', 'publish raw window', () =>
-                raw.publishWindow(r, cfg.messages, options.window),
-              );
-              await side('pubAwait', 'publish raw awaiting', () =>
-                raw.publishAwaiting(r64, cfg.messages, cfg.concurrency),
-              );
-            },
-          );
-          await raw.remove(r64);
-          await alternate(
-            rep,
-            () => side('consLib', 'consume library', () => libraryConsume(target, l, cfg)),
-            () => side('consRaw', 'consume raw', () => raw.consume(r, cfg.messages, cfg.concurrency)),
-          );
-        } finally {
-          await raw.remove(l);
-          await raw.remove(r);
-          await raw.remove(r64);
-        }
-        pub.library.push(got.pubLib!);
-        pubSame.library.push(got.pubLib!);
-        pub.raw.push(got.pubWin!);
-        pubSame.raw.push(got.pubAwait!);
-        cons.library.push(got.consLib!);
-        cons.raw.push(got.consRaw!);
-      });
-    }
-    results.push(pub.row(), pubSame.row(), cons.row());
-    if (type === options.queueTypes[0]) {
-      const lat = await latencyScenario(cfg, target, raw, type);
-      results.push(...lat.map((c) => c.row()));
-      results.push(
-        pub.cpuRow(`confirmed publish (${type}, raw window)`, cfg.messages),
-        pubSame.cpuRow(`confirmed publish (${type}, raw awaiting)`, cfg.messages),
-        cons.cpuRow(`consume + ack (${type})`, cfg.messages),
-        ...pub.memoryRows(`confirmed publish (${type}, raw window)`),
-        ...pubSame.memoryRows(`confirmed publish (${type}, raw awaiting)`),
-        ...cons.memoryRows(`consume + ack (${type})`),
-        ...lat[0]!.memoryRows(`latency run (${type})`),
-      );
-    } else {
-      results.push(
-        pub.cpuRow(`confirmed publish (${type}, raw window)`, cfg.messages),
-        pubSame.cpuRow(`confirmed publish (${type}, raw awaiting)`, cfg.messages),
-        cons.cpuRow(`consume + ack (${type})`, cfg.messages),
-      );
-    }
+    results.push(...rows);
   }
   return {
     adapter: 'rabbitmq',
     broker: `RabbitMQ ${fixture.version} single node (${fixture.cluster}, 127.0.0.1), amqplib 2.3.1, durable ${options.queueTypes.join(' and ')} queue(s)`,
     results,
   };
-}
-
-async function latencyScenario(
-  cfg: BenchConfig,
-  target: LibraryTarget,
-  raw: Raw,
-  type: QueueType,
-): Promise<Comparison[]> {
-  const label = `${cfg.latencyRate} msg/s for ${cfg.latencySeconds} s (${type})`;
-  const p50 = new Comparison(`latency p50, publish → handler, ${label}`, 'ms', false);
-  const p99 = new Comparison(`latency p99, publish → handler, ${label}`, 'ms', false);
-  const max = new Comparison(`latency max, publish → handler, ${label}`, 'ms', false);
-  const push = (side: 'library' | 'raw', m: Measured<Latency>) => {
-    p50[side].push({ ...m, value: m.value.p50 });
-    p99[side].push({ ...m, value: m.value.p99 });
-    max[side].push({ ...m, value: m.value.max });
-  };
-  const reps = cfg.repetitions;
-  for (let rep = 1; rep <= reps; rep++) {
-    await retrying(`latency ${rep}/${reps}`, cfg.log, async () => {
-      const l = freshName('lb', 'lat-lib', rep);
-      const r = freshName('lb', 'lat-raw', rep);
-      let lib: Measured<Latency> | undefined;
-      let rawM: Measured<Latency> | undefined;
-      try {
-        await raw.declare(r, type);
-        await alternate(
-          rep,
-          async () => {
-            lib = await measured(() => libraryLatency(target, l, cfg));
-            cfg.log(`  latency ${rep}/${reps} library: ${describeLatency(lib)}`);
-          },
-          async () => {
-            rawM = await measured(() => raw.latency(r, cfg));
-            cfg.log(`  latency ${rep}/${reps} raw: ${describeLatency(rawM)}`);
-          },
-        );
-      } finally {
-        await raw.remove(l);
-        await raw.remove(r);
-      }
-      push('library', lib!);
-      push('raw', rawM!);
-    });
-  }
-  return [p50, p99, max];
-}
-
-function describeLatency(m: Measured<Latency>): string {
-  return (
-    `p50 ${m.value.p50.toFixed(2)} ms, p99 ${m.value.p99.toFixed(2)} ms, max ${m.value.max.toFixed(1)} ms, ` +
-    `${m.value.received}/${m.value.sent} (${mem(m)})`
-  );
 }
