@@ -7,11 +7,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p reports
 failed=0
+failed_steps=()
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() {
   # Runs a step; a failure marks the run failed but later steps still run, so one report shows everything.
   if ! "$@"; then
     echo "!! step failed: $*"
+    failed_steps+=("$*")
     failed=1
   fi
 }
@@ -37,4 +39,8 @@ fi
 
 step "summary"
 node scripts/summarize-tests.mjs reports/unit.json reports/integration.json || failed=1
+# Repeated here, at the end, so the last lines of a failed run say which step failed (a lint or type error
+# scrolls far out of sight behind the broker tests).
+for s in "${failed_steps[@]}"; do echo "!! failed step: $s"; done
+[ "$failed" = 0 ] && echo "npm test: ok" || echo "npm test: FAILED"
 exit $failed
