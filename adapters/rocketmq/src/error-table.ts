@@ -51,7 +51,8 @@ export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<numbe
   [40100, { code: ErrorCode.PERMISSION_DENIED, meaning: 'unauthorized' }],
   [40300, { code: ErrorCode.PERMISSION_DENIED, meaning: 'forbidden' }],
   // 40400 NOT_FOUND / 40402 TOPIC_NOT_FOUND / 40403 CONSUMER_GROUP_NOT_FOUND: declare the topology first.
-  // Not retriable: a re-send cannot create the topic (gRPC clients never auto-create topics).
+  // Not retriable: a re-send cannot create the topic (gRPC clients never auto-create topics). The driver makes a
+  // send's NOT_FOUND retriable for a topic it has seen exist: the broker holding it is restarting behind the proxy.
   [40400, { code: ErrorCode.NOT_FOUND, meaning: 'not found' }],
   [40402, { code: ErrorCode.NOT_FOUND, meaning: 'topic not found: declare it first' }],
   [40403, { code: ErrorCode.NOT_FOUND, meaning: 'consumer group not found: declare the subscription first' }],

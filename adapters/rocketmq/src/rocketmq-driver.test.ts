@@ -302,4 +302,33 @@ describe('rocketmq driver', () => {
     expect(lost).toEqual([]);
     await until('health back to connected', () => bus.health().state === 'connected', 60_000);
   }, 420_000);
+
+  it('waits through a restart of the storage broker behind a running proxy: publishes confirm, none NOT_FOUND', async () => {
+    // The broker unregisters from the name server; the proxy then answers TOPIC_NOT_FOUND for the topic, and
+    // keeps answering it from its route cache for a while after the broker is back. A publish in that window
+    // must wait (within its confirm deadline) instead of failing as if the topic had never been declared.
+    const bus = await open();
+    const topic = unique('restart-behind-proxy');
+    await bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: 'sub', topic }] });
+    const received = new Set<string>();
+    await bus.subscribe(topic, 'sub', (d) => void received.add(d.id), { concurrency: 16 });
+    const confirmed = new Set<string>();
+    const rejected = new Map<string, LosslessError>();
+    const publishOne = (id: string) =>
+      bus.publish(topic, { id, body: id }).then(
+        () => void confirmed.add(id),
+        (e: LosslessError) => void rejected.set(id, e),
+      );
+    await Promise.all(Array.from({ length: 50 }, (_, i) => publishOne(`${topic}-before-${i}`)));
+    expect(confirmed.size).toBe(50);
+
+    await broker.restart(0); // graceful stop + start of the broker JVM only; name server and proxy keep running
+    // Sent right after the broker is back, while the proxy still routes the topic to nowhere.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => publishOne(`${topic}-after-${i}`)));
+    const codes = [...rejected.values()].map((e) => `${e.code}: ${e.message}`);
+    expect(codes).toEqual([]);
+    expect(confirmed.size).toBe(100);
+    await until('every confirmed message consumed after the restart', () => received.size === 100, 180_000);
+    expect([...confirmed].filter((id) => !received.has(id))).toEqual([]);
+  }, 420_000);
 });

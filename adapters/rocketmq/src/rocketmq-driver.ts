@@ -74,6 +74,12 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   private probing = false;
   /** Whether a topic is FIFO, per topic, from its route (the message types its queues accept). */
   private readonly topicKinds = new Map<string, Promise<boolean>>();
+  /**
+   * Topics this driver has seen exist (declared through it, or routed by the proxy). A NOT_FOUND on a send to one
+   * of them is a broker restarting behind a live proxy — it unregisters from the name server and the proxy caches
+   * "no such topic" for a while after it is back — so it is re-sent until the confirm deadline, not given up.
+   */
+  private readonly knownTopics = new Set<string>();
   /** The last send of each key (per topic): the next one of the key waits for it. */
   private readonly keyTails = new Map<string, Promise<unknown>>();
   private readonly subscriptions = new Set<RocketMqSubscription>();
@@ -228,9 +234,10 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   private topicIsFifo(topic: string): Promise<boolean> {
     let kind = this.topicKinds.get(topic);
     if (!kind) {
-      kind = this.queryRoute(topic).then((queues) =>
-        queues.some((q) => q.getAcceptMessageTypesList().includes(definitionPb.MessageType.FIFO)),
-      );
+      kind = this.queryRoute(topic).then((queues) => {
+        this.knownTopics.add(topic);
+        return queues.some((q) => q.getAcceptMessageTypesList().includes(definitionPb.MessageType.FIFO));
+      });
       this.topicKinds.set(topic, kind);
       kind.catch(() => this.topicKinds.delete(topic));
     }
@@ -274,6 +281,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     }
     this.topicKinds.delete(t.name);
     await this.waitForRoute(t.name);
+    this.knownTopics.add(t.name);
   }
 
   /** Waits until the proxy routes the topic (it caches routes, including "no such topic"). */
@@ -389,9 +397,17 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       this.reportOk();
       return { ok: true, details: { messageId: receipt.messageId, offset: Number(receipt.offset) } };
     } catch (thrown) {
-      const error =
+      let error =
         classifyNative(thrown, { topic, messageId: record.id }) ??
         internal(`send to '${topic}' failed`, thrown);
+      if (error.code === ErrorCode.NOT_FOUND && this.knownTopics.has(topic)) {
+        error = new LosslessError(
+          ErrorCode.NOT_FOUND,
+          `topic '${topic}' existed but is not routed now: the broker holding it is restarting behind the proxy, ` +
+            `or the topic was deleted; re-sending until the confirm deadline (${error.message})`,
+          { broker: 'rocketmq', topic, messageId: record.id, cause: error, retriable: true },
+        );
+      }
       this.reportError(error);
       // A topic deleted or re-created with another message.type: ask the proxy again next time.
       if (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.CONFLICT)
