@@ -180,18 +180,23 @@ class Raw {
   }
 }
 
-export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | string> {
-  const fixture = kafkaBroker();
-  cfg.log(`kafka: bringing up ${fixture.cluster} through the broker kit…`);
-  await fixture.up();
-  const brokers = fixture.settings.brokers;
-  const target: LibraryTarget = {
+/** The library side on Kafka: one fresh topic with one subscription, default settings. */
+export function kafkaTarget(brokers: string[]): LibraryTarget {
+  return {
     driver: () => kafka({ brokers, logger: silentLogger }),
     topology: (topic, subscription) => ({
       topics: [{ name: topic }],
       subscriptions: [{ name: subscription, topic }],
     }),
   };
+}
+
+export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | string> {
+  const fixture = kafkaBroker();
+  cfg.log(`kafka: bringing up ${fixture.cluster} through the broker kit…`);
+  await fixture.up();
+  const brokers = fixture.settings.brokers;
+  const target = kafkaTarget(brokers);
   const raw = new Raw(brokers, cfg.bodyBytes);
   const results = await runScenarios(
     {

@@ -9,7 +9,8 @@
 // kafkajs specifics this file is built around (read in kafkajs 2.2.4's runner, fetcher and offset manager):
 // - A fetcher waits until every batch of one fetch response was processed before it fetches again, and
 //   `resolveOffset` only moves the fetch position. So eachBatch returns once its messages were HANDED OUT (not
-//   settled), resolving each as it goes; the commit position is ours alone (`autoCommit: false`).
+//   settled), resolving the last one handed out when it returns (once per batch: kafkajs parses the offset into a
+//   Long on every call); the commit position is ours alone (`autoCommit: false`).
 // - kafkajs has no "partitions revoked" callback: it rejoins as soon as a heartbeat answers
 //   REBALANCE_IN_PROGRESS. When that heartbeat is our own (eachBatch waiting for prefetch room, which is when
 //   many deliveries are unsettled), we stop handing out, wait up to `revocationDrainMs` for unsettled deliveries,
@@ -109,6 +110,8 @@ interface Work {
   readonly track: PartitionTrack;
   readonly messages: KafkaMessage[];
   index: number;
+  /** The record timestamp of `messages[index]` (parsed once), +Infinity when all were handed out. */
+  headTimestamp: number;
   readonly resolveOffset: (offset: string) => void;
   done: boolean;
   readonly finish: () => void;
@@ -319,6 +322,7 @@ export class KafkaConsumer implements DriverSubscription {
       track,
       messages,
       index: 0,
+      headTimestamp: Number(messages[0]!.timestamp),
       resolveOffset,
       done: false,
       finish,
@@ -367,22 +371,16 @@ export class KafkaConsumer implements DriverSubscription {
   private dispatch(): void {
     while (!this.stopped && !this.closed && !this.draining && this.outstanding < this.prefetch) {
       let pick: Work | undefined;
-      let oldest = Number.POSITIVE_INFINITY;
       for (const w of this.works) {
-        const m = w.messages[w.index];
-        if (!m) continue;
-        const ts = Number(m.timestamp);
-        if (pick === undefined || ts < oldest) {
-          pick = w;
-          oldest = ts;
-        }
+        if (w.index >= w.messages.length) continue;
+        if (pick === undefined || w.headTimestamp < pick.headTimestamp) pick = w;
       }
       if (!pick) return;
       const m = pick.messages[pick.index++]!;
       const offset = Number(m.offset);
       const slot = pick.track.hand(offset);
-      pick.resolveOffset(m.offset);
       if (pick.index >= pick.messages.length) this.finishWork(pick);
+      else pick.headTimestamp = Number(pick.messages[pick.index]!.timestamp);
       let fields: IncomingFields;
       try {
         fields = fromKafka(pick.topic, pick.partition, m, this.deadLetters);
@@ -402,6 +400,10 @@ export class KafkaConsumer implements DriverSubscription {
   private finishWork(w: Work): void {
     if (w.done) return;
     w.done = true;
+    // The fetch position moves past what was handed out; the rest is fetched again (from `track.next` on). Not
+    // for a revoked partition: after a rejoin kafkajs reads from the committed offset, and its new offset
+    // manager may not know the partition at all.
+    if (w.index > 0 && !w.track.revoked) w.resolveOffset(w.messages[w.index - 1]!.offset);
     const i = this.works.indexOf(w);
     if (i >= 0) this.works.splice(i, 1);
     w.finish();
