@@ -51,9 +51,10 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return n;
 }
 /**
- * Repetitions alternate which side goes first; the one that goes first right after the publishes meets a broker
- * still writing them (RabbitMQ classic queues: ~1.4x slower consume for whoever drains first, none after a 15 s
- * pause). An odd count lets one side go first more often and its median carries that, so it is made even.
+ * Repetitions alternate which side goes first, and right after the publishes the position alone moves the rate
+ * (RabbitMQ classic queues: up to 2x between the first and the second to drain, in either direction; gone after a
+ * 15 s pause — bench/README.md, "Consume order"). An odd count lets one side go first more often and its median
+ * carries that, so it is made even.
  */
 function balanced(n: number): number {
   if (n === 1 || n % 2 === 0) return n;

@@ -110,7 +110,7 @@ interface Work {
   readonly track: PartitionTrack;
   readonly messages: KafkaMessage[];
   index: number;
-  /** The record timestamp of `messages[index]` (parsed once), +Infinity when all were handed out. */
+  /** The record timestamp of `messages[index]`, parsed once per message (dispatch picks the oldest head). */
   headTimestamp: number;
   readonly resolveOffset: (offset: string) => void;
   done: boolean;
