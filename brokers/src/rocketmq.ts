@@ -265,8 +265,10 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
           // endpoints; without this the port would be replaced by grpcServerPort), so a client behind a port
           // mapping or a TCP fault proxy keeps using that address for sends, receives and acks.
           useEndpointPortFromRequest: true,
-          // The proxy caches routes, including "no such topic", and refreshes on access after this.
+          // The proxy caches routes (including "no such topic") and topic configs (including none, while the
+          // broker restarts), and refreshes each on access after this many seconds (20 by default).
           topicRouteServiceCacheRefreshSeconds: 1,
+          topicConfigCacheRefreshSeconds: 1,
           grpcShutdownTimeSeconds: 3,
           enablePrintJstack: false,
         },

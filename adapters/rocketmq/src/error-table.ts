@@ -7,7 +7,13 @@
 //   - an errno ('ECONNREFUSED', …): the admin's TCP connection to a name server or broker;
 //   - 'client:<message start>': the client's own errors, which carry no code (plain Error / TypeError).
 // Every row says what the code means, so the mapping can be checked against the proto and the proxy's source.
-import { ErrorCode, type ErrorMapper, type ErrorRow, errorMapper } from '@lossless/core/driver';
+import {
+  ErrorCode,
+  type ErrorMapper,
+  type ErrorRow,
+  errorMapper,
+  LosslessError,
+} from '@lossless/core/driver';
 
 /** One row of the table (core's shape: code, meaning, optional retriable override). */
 export type { ErrorRow };
@@ -209,3 +215,24 @@ export const classifyNative: ErrorMapper['classify'] = mapper.classify;
 
 /** Like classifyNative, but an unknown error becomes INTERNAL (not retriable). */
 export const toError: ErrorMapper['toError'] = mapper.toError;
+
+/**
+ * What a send to a topic the driver has seen exist is told while the broker holding it restarts behind a live
+ * proxy, made retriable so core re-sends until the confirm deadline: the name server dropped the broker's routes
+ * (TOPIC_NOT_FOUND until the proxy's route cache refreshes), or the proxy refreshed its topic-config cache while
+ * the broker was away and validates sends against an unknown (UNSPECIFIED) message type until its next refresh
+ * (40014). A topic deleted for good fails the same way, only at the deadline. Other errors are returned as given.
+ */
+export function whileBrokerRestarts(error: LosslessError, topic: string, messageId: string): LosslessError {
+  let why: string;
+  if (error.code === ErrorCode.NOT_FOUND) why = 'is not routed now';
+  else if (error.code === ErrorCode.CONFLICT && error.message.includes('expected type is UNSPECIFIED'))
+    why = "has no message type in the proxy's cache now";
+  else return error;
+  return new LosslessError(
+    error.code,
+    `topic '${topic}' existed but ${why}: the broker holding it is restarting behind the proxy, or the topic ` +
+      `was deleted; re-sending until the confirm deadline (${error.message})`,
+    { broker: 'rocketmq', topic, messageId, cause: error, retriable: true },
+  );
+}

@@ -26,7 +26,7 @@ import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/defini
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
 import { RocketMqAdmin, type TopicInfo } from './admin.js';
 import { type ConsumerHost, RocketMqSubscription } from './consumer.js';
-import { classifyNative } from './error-table.js';
+import { classifyNative, whileBrokerRestarts } from './error-table.js';
 import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName } from './naming.js';
 import { type ResolvedOptions, type RocketMqDriverOptions, resolveOptions } from './options.js';
@@ -400,14 +400,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       let error =
         classifyNative(thrown, { topic, messageId: record.id }) ??
         internal(`send to '${topic}' failed`, thrown);
-      if (error.code === ErrorCode.NOT_FOUND && this.knownTopics.has(topic)) {
-        error = new LosslessError(
-          ErrorCode.NOT_FOUND,
-          `topic '${topic}' existed but is not routed now: the broker holding it is restarting behind the proxy, ` +
-            `or the topic was deleted; re-sending until the confirm deadline (${error.message})`,
-          { broker: 'rocketmq', topic, messageId: record.id, cause: error, retriable: true },
-        );
-      }
+      if (this.knownTopics.has(topic)) error = whileBrokerRestarts(error, topic, record.id);
       this.reportError(error);
       // A topic deleted or re-created with another message.type: ask the proxy again next time.
       if (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.CONFLICT)

@@ -1,0 +1,46 @@
+// The one classification the driver adds to the table: answers a send gets while the broker holding a known topic
+// restarts behind a live proxy are retried (until the confirm deadline); everything else keeps its meaning.
+// No broker needed: the native messages are the ones RocketMQ 5.3.3's proxy sent in the kit's runs.
+import { ErrorCode, LosslessError } from '@lossless/core';
+import { describe, expect, it } from 'vitest';
+import { whileBrokerRestarts } from './error-table.js';
+
+const native = (code: ErrorCode, message: string) => new LosslessError(code, message, { broker: 'rocketmq' });
+
+describe('whileBrokerRestarts', () => {
+  it('makes TOPIC_NOT_FOUND retriable, keeping the code and naming the topic', () => {
+    const e = whileBrokerRestarts(
+      native(ErrorCode.NOT_FOUND, 'rocketmq: topic not found: declare it first: (40402) No topic route info'),
+      'orders',
+      'm-1',
+    );
+    expect(e.code).toBe(ErrorCode.NOT_FOUND);
+    expect(e.retriable).toBe(true);
+    expect(e.message).toContain("topic 'orders' existed but is not routed now");
+    expect(e.messageId).toBe('m-1');
+  });
+
+  it("makes the proxy's UNSPECIFIED message-type answer retriable", () => {
+    const e = whileBrokerRestarts(
+      native(
+        ErrorCode.CONFLICT,
+        'rocketmq: message properties conflict with the topic message type: (40014) TopicMessageType validate ' +
+          'failed, the expected type is UNSPECIFIED, but actual type is NORMAL',
+      ),
+      'orders',
+      'm-2',
+    );
+    expect(e.code).toBe(ErrorCode.CONFLICT);
+    expect(e.retriable).toBe(true);
+  });
+
+  it('leaves a real message-type conflict and other errors as they are', () => {
+    const fifo = native(
+      ErrorCode.CONFLICT,
+      '(40014) TopicMessageType validate failed, the expected type is FIFO, but actual type is NORMAL',
+    );
+    expect(whileBrokerRestarts(fifo, 'orders', 'm-3')).toBe(fifo);
+    const invalid = native(ErrorCode.INVALID_ARGUMENT, 'illegal message key');
+    expect(whileBrokerRestarts(invalid, 'orders', 'm-4')).toBe(invalid);
+  });
+});
