@@ -34,13 +34,19 @@ describe('whileBrokerRestarts', () => {
     expect(e.retriable).toBe(true);
   });
 
-  it('leaves a real message-type conflict and other errors as they are', () => {
-    const fifo = native(
-      ErrorCode.CONFLICT,
-      '(40014) TopicMessageType validate failed, the expected type is FIFO, but actual type is NORMAL',
+  it("makes the client's own message-type check retriable (a route fetched while the broker was away)", () => {
+    const e = whileBrokerRestarts(
+      native(ErrorCode.CONFLICT, 'Current message type not match with topic accept message types'),
+      'orders',
+      'm-3',
     );
-    expect(whileBrokerRestarts(fifo, 'orders', 'm-3')).toBe(fifo);
+    expect(e.retriable).toBe(true);
+  });
+
+  it('leaves other errors as they are', () => {
     const invalid = native(ErrorCode.INVALID_ARGUMENT, 'illegal message key');
     expect(whileBrokerRestarts(invalid, 'orders', 'm-4')).toBe(invalid);
+    const tooLarge = native(ErrorCode.TOO_LARGE, 'payload too large');
+    expect(whileBrokerRestarts(tooLarge, 'orders', 'm-5')).toBe(tooLarge);
   });
 });

@@ -221,18 +221,20 @@ export const toError: ErrorMapper['toError'] = mapper.toError;
  * proxy, made retriable so core re-sends until the confirm deadline: the name server dropped the broker's routes
  * (TOPIC_NOT_FOUND until the proxy's route cache refreshes), or the proxy refreshed its topic-config cache while
  * the broker was away and validates sends against an unknown (UNSPECIFIED) message type until its next refresh
- * (40014). A topic deleted for good fails the same way, only at the deadline. Other errors are returned as given.
+ * (40014; the client's own check against a route fetched then fails the same way). Every message-type conflict
+ * on a known topic is retried: the driver asks the proxy for the topic's type again after one, so a topic really
+ * re-created with another type is sent with that type on the next attempt. A topic deleted for good fails the
+ * same way, only at the deadline. Other errors are returned as given.
  */
 export function whileBrokerRestarts(error: LosslessError, topic: string, messageId: string): LosslessError {
   let why: string;
   if (error.code === ErrorCode.NOT_FOUND) why = 'is not routed now';
-  else if (error.code === ErrorCode.CONFLICT && error.message.includes('expected type is UNSPECIFIED'))
-    why = "has no message type in the proxy's cache now";
+  else if (error.code === ErrorCode.CONFLICT) why = "has another or no message type in the proxy's view now";
   else return error;
   return new LosslessError(
     error.code,
     `topic '${topic}' existed but ${why}: the broker holding it is restarting behind the proxy, or the topic ` +
-      `was deleted; re-sending until the confirm deadline (${error.message})`,
+      `was deleted or re-created; re-sending until the confirm deadline (${error.message})`,
     { broker: 'rocketmq', topic, messageId, cause: error, retriable: true },
   );
 }
