@@ -9,7 +9,7 @@ import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
 import { connect, silentLogger } from '@lossless/core';
 import { queueName, rabbitmq } from '@lossless/rabbitmq';
 import { connect as amqpConnect } from 'amqplib';
-import { freshName } from './harness.js';
+import { freshName, latch } from './harness.js';
 import { median } from './stats.js';
 
 const [count = '50000', repsArg = '4', prefetchArg = '64', queue = 'classic'] = process.argv.slice(2);
@@ -44,10 +44,7 @@ async function library(topic: string, sub: string): Promise<number> {
   const bus = await connect(rabbitmq({ url, logger: silentLogger }), { logger: silentLogger });
   let n = 0;
   let first = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => {
-    done = r;
-  });
+  const { promise: finished, resolve: done } = latch();
   const s = await bus.subscribe(
     topic,
     sub,
@@ -70,10 +67,7 @@ async function raw(topic: string, sub: string): Promise<number> {
   await ch.prefetch(prefetch);
   let n = 0;
   let first = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => {
-    done = r;
-  });
+  const { promise: finished, resolve: done } = latch();
   const ok = await ch.consume(
     queueName(topic, sub),
     (msg) => {

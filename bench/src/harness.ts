@@ -183,6 +183,17 @@ export function fmtRate(n: number): string {
   return `${Math.round(n).toLocaleString('en-US')} msg/s`;
 }
 
+/** A promise and the functions that settle it (Promise.withResolvers, which Node 20 lacks). */
+export function latch(): { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 /** Rejects with a clear message if `promise` does not settle within `ms`. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

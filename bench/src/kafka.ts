@@ -16,7 +16,7 @@ import {
   retryTopicName,
 } from '@lossless/kafka';
 import { Kafka, logLevel, type Message } from 'kafkajs';
-import { type BenchConfig, type Latency, rate, within } from './harness.js';
+import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, type LibraryTarget, libraryDeclare, pacedLatency, SUBSCRIPTION } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
 import { runScenarios } from './runner.js';
@@ -66,10 +66,7 @@ class Raw {
       await consumer.subscribe({ topic, fromBeginning: true });
       let handled = 0;
       let started = 0;
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => {
-        done = resolve;
-      });
+      const { promise: finished, resolve: done } = latch();
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,

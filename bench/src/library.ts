@@ -3,7 +3,7 @@
 // closes the bus.
 import { type ConnectOptions, connect, type Delivery, silentLogger, type Topology } from '@lossless/core';
 import type { Driver } from '@lossless/core/driver';
-import { type BenchConfig, type Latency, latencyOf, rate, within } from './harness.js';
+import { type BenchConfig, type Latency, latch, latencyOf, rate, within } from './harness.js';
 
 /** What the library side needs from an adapter. */
 export interface LibraryTarget {
@@ -67,10 +67,7 @@ export async function libraryConsume(
   const bus = await open(target, topic);
   try {
     let count = 0;
-    let done!: () => void;
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
+    const { promise: finished, resolve: done } = latch();
     let started = performance.now();
     const sub = await bus.subscribe(
       topic,

@@ -16,7 +16,7 @@ import {
   rabbitmq,
 } from '@lossless/rabbitmq';
 import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { type BenchConfig, type Latency, rate, within } from './harness.js';
+import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, pacedLatency, SUBSCRIPTION } from './library.js';
 import { runScenarios } from './runner.js';
 import type { ResultRow } from './stats.js';
@@ -190,11 +190,8 @@ class Raw {
       try {
         await ch.prefetch(prefetch);
         let count = 0;
-        let done!: () => void;
-        const finished = new Promise<void>((resolve, reject) => {
-          done = resolve;
-          ch.on('close', () => reject(new Error('channel closed')));
-        });
+        const { promise: finished, resolve: done, reject } = latch();
+        ch.on('close', () => reject(new Error('channel closed')));
         finished.catch(() => {}); // observed below; a close before then must not be unhandled
         const started = performance.now();
         const ok = await ch.consume(

@@ -7,7 +7,7 @@ import { rocketmq as rocketmqBroker } from '@lossless/brokers';
 import { silentLogger } from '@lossless/core';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName, rocketmq } from '@lossless/rocketmq';
 import { type MessageView, Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
-import { type BenchConfig, type Latency, rate, within } from './harness.js';
+import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, type LibraryTarget, libraryDeclare, pacedLatency, SUBSCRIPTION } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
 import { runScenarios } from './runner.js';
@@ -106,10 +106,7 @@ class Raw {
     const consumer = await this.consumer(topic);
     try {
       let acked = 0;
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => {
-        done = resolve;
-      });
+      const { promise: finished, resolve: done } = latch();
       // The clock starts at the first message on both sides: the library's subscribe() also checks the group
       // and its dead-letter topic over the admin protocol and starts its consumer, which is not consuming.
       let started = 0;
