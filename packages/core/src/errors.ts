@@ -57,7 +57,14 @@ export interface LosslessErrorOptions {
   messageId?: string | undefined;
 }
 
-/** Every error lossless throws or rejects with. */
+/**
+ * The brand every LosslessError carries, shared across copies of @lossless/core (an adapter's own dependency and
+ * the application's or the conformance runner's): `Symbol.for` returns the same symbol in every copy, where
+ * `instanceof` would see two unrelated classes.
+ */
+const BRAND: unique symbol = Symbol.for('lossless.error') as never;
+
+/** Every error lossless throws or rejects with. Recognise one with isLosslessError(), not instanceof. */
 export class LosslessError extends Error {
   override readonly name = 'LosslessError';
   readonly code: ErrorCode;
@@ -93,13 +100,27 @@ export class LosslessError extends Error {
   }
 }
 
+// On the prototype, not each instance: util.inspect and JSON stay as they were.
+Object.defineProperty(LosslessError.prototype, BRAND, { value: true });
+
+/**
+ * True for an error made by any copy of @lossless/core (checked by brand and a known `code`), so an adapter that
+ * brings its own copy of core is understood by the application's copy.
+ */
 export function isLosslessError(error: unknown): error is LosslessError {
-  return error instanceof LosslessError;
+  if (error instanceof LosslessError) return true;
+  if (typeof error !== 'object' || error === null) return false;
+  try {
+    const e = error as Record<PropertyKey, unknown>;
+    return e[BRAND] === true && typeof e.code === 'string' && Object.hasOwn(ErrorCode, e.code);
+  } catch {
+    return false; // a Proxy or a throwing getter is not one of ours
+  }
 }
 
 /** True for a LosslessError marked retriable; false for everything else (unknown errors are not retriable). */
 export function isRetriable(error: unknown): boolean {
-  return error instanceof LosslessError && error.retriable;
+  return isLosslessError(error) && error.retriable === true;
 }
 
 /**
@@ -111,7 +132,7 @@ export function toLosslessError(
   classify?: (error: unknown) => LosslessError | undefined,
   broker?: string,
 ): LosslessError {
-  if (error instanceof LosslessError) return error;
+  if (isLosslessError(error)) return error;
   const classified = classify?.(error);
   if (classified) return classified;
   const text = error instanceof Error ? error.message : String(error);

@@ -1,7 +1,7 @@
 // Turning a broker's native errors into LosslessErrors, once for every driver: a driver keeps only its table
 // (native code → row) and a lookup that finds a row for an error; this builds the error with the same message
 // shape, context and retriable rule everywhere. Unknown errors become INTERNAL, not retriable.
-import { ErrorCode as Codes, type ErrorCode, LosslessError } from '../errors.js';
+import { ErrorCode as Codes, type ErrorCode, isLosslessError, LosslessError } from '../errors.js';
 
 /** One row of a driver's error table. */
 export interface ErrorRow {
@@ -48,7 +48,7 @@ export function errorMapper(
     messageId: context.messageId,
   });
   const classify = (error: unknown, context: ErrorContext = {}): LosslessError | undefined => {
-    if (error instanceof LosslessError) return error;
+    if (isLosslessError(error)) return error;
     const hit = lookup(error);
     if (!hit) return undefined;
     const doing = context.doing ? ` while ${context.doing}` : '';

@@ -12,7 +12,7 @@ import type {
   Health,
   SendOutcome,
 } from '../driver/driver.js';
-import { closedError, ErrorCode, LosslessError } from '../errors.js';
+import { closedError, ErrorCode, isLosslessError, LosslessError } from '../errors.js';
 import { type MessageRecord, ReservedHeader } from '../message.js';
 import type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
 
@@ -381,7 +381,7 @@ class MemoryDriver implements Driver {
         });
         continue;
       }
-      if (fault instanceof LosslessError) {
+      if (isLosslessError(fault)) {
         outcomes.push({ ok: false, error: fault });
         continue;
       }
