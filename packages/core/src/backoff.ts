@@ -1,4 +1,6 @@
 import { setMaxListeners } from 'node:events';
+import { invalidArgument } from './errors.js';
+import type { OptionShape } from './validate.js';
 
 // Exponential backoff with full jitter, used for publish re-sends and for redelivery delays.
 // Written here rather than taken from a retry library because both callers need the delay itself as a value
@@ -14,6 +16,32 @@ export interface BackoffPolicy {
   factor: number;
   /** 'full' picks uniformly in [delay/2, delay] so that many clients do not retry in step; 'none' is exact. */
   jitter: 'full' | 'none';
+}
+
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires at once. */
+export const TIMER_MAX_MS = 2_147_483_647;
+
+/** The shape of a (partial) BackoffPolicy in options; see checkOptions. */
+export const BACKOFF_SHAPE: OptionShape = {
+  initialDelayMs: { type: 'integer', min: 0, max: TIMER_MAX_MS },
+  maxDelayMs: { type: 'integer', min: 0, max: TIMER_MAX_MS },
+  factor: { type: 'number', min: 1, max: 1_000 },
+  jitter: { type: 'enum', values: ['full', 'none'] },
+};
+
+/** `defaults` with the keys the user set; INVALID_ARGUMENT when the result's maxDelayMs < initialDelayMs. */
+export function mergeBackoff(
+  where: string,
+  defaults: BackoffPolicy,
+  given: Partial<BackoffPolicy> | undefined,
+): BackoffPolicy {
+  const policy = { ...defaults, ...given };
+  if (policy.maxDelayMs < policy.initialDelayMs) {
+    throw invalidArgument(
+      `${where}: maxDelayMs (${policy.maxDelayMs}) must not be below initialDelayMs (${policy.initialDelayMs})`,
+    );
+  }
+  return policy;
 }
 
 /** The delay before retry number `retry` (1 for the first retry). */

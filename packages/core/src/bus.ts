@@ -1,5 +1,7 @@
 // The bus: what applications hold. connect() wraps a driver; the bus validates, declares, publishes through
 // the Publisher, consumes through Subscriptions, reports health and shuts everything down in order.
+
+import { mergeBackoff, TIMER_MAX_MS } from './backoff.js';
 import type { Driver, Health } from './driver/driver.js';
 import {
   cancelledError,
@@ -9,24 +11,26 @@ import {
   LosslessError,
   toLosslessError,
 } from './errors.js';
-import { consoleLogger, type Logger } from './logger.js';
+import { consoleLogger, guardedLogger, type Logger, loggerProblem } from './logger.js';
 import { type OutgoingMessage, validateName } from './message.js';
-import type { OutboxOptions } from './outbox.js';
+import { OUTBOX_SHAPE, type OutboxOptions } from './outbox.js';
 import {
   DEFAULT_PUBLISH_CONFIG,
+  PUBLISH_CONFIG_SHAPE,
   type PublishConfig,
   Publisher,
   type PublishOptions,
   type PublishReceipt,
   type PublishResult,
 } from './publisher.js';
-import { type Handler, type SubscribeOptions, Subscription } from './subscriber.js';
+import { type Handler, SUBSCRIBE_SHAPE, type SubscribeOptions, Subscription } from './subscriber.js';
 import {
   DEFAULT_MAX_DELIVERIES,
   type NormalizedSubscription,
   normalizeTopology,
   type Topology,
 } from './topology.js';
+import { checkOptions, describeValue, type OptionShape } from './validate.js';
 
 export interface ConnectOptions {
   /** How long connect() waits for the broker before rejecting with UNAVAILABLE, ms. Default 10,000. */
@@ -120,6 +124,12 @@ export class Bus {
     return this.publisher.publish(topic, message, options);
   }
 
+  /** The same checks as publish() makes, once for a whole batch. */
+  private batchOptions(topic: string, options: PublishOptions | undefined): PublishOptions | undefined {
+    if (options === undefined) return undefined;
+    return checkOptions<PublishOptions>('publishBatch()', options, PUBLISH_OPTIONS_SHAPE, { topic });
+  }
+
   /**
    * Publishes several messages and reports one result per entry, in order; one entry's failure does not affect
    * the others. Never rejects as a whole (an invalid topic name is a failed result for every entry).
@@ -130,7 +140,8 @@ export class Bus {
     options?: PublishOptions,
   ): Promise<PublishResult[]> {
     if (!Array.isArray(messages)) throw invalidArgument('publishBatch takes an array of messages', { topic });
-    const settled = await Promise.allSettled(messages.map((m) => this.publish(topic, m, options)));
+    const checked = this.batchOptions(topic, options);
+    const settled = await Promise.allSettled(Array.from(messages, (m) => this.publish(topic, m, checked)));
     return settled.map((s) =>
       s.status === 'fulfilled'
         ? { ok: true, receipt: s.value }
@@ -147,27 +158,17 @@ export class Bus {
     topic: string,
     subscription: string,
     handler: Handler,
-    options: BusSubscribeOptions = {},
+    given?: BusSubscribeOptions,
   ): Promise<Subscription> {
     this.assertOpen();
     validateName('topic', topic);
     validateName('subscription', subscription);
     if (typeof handler !== 'function')
-      throw invalidArgument('handler must be a function', { topic, subscription });
-    const concurrency = options.concurrency ?? 8;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
-      throw invalidArgument(`concurrency must be an integer from 1 to 10000, got ${String(concurrency)}`, {
-        topic,
-        subscription,
-      });
-    }
-    const prefetch = options.prefetch ?? concurrency;
-    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
-      throw invalidArgument(`prefetch must be an integer from 1 to 65535, got ${String(prefetch)}`, {
-        topic,
-        subscription,
-      });
-    }
+      throw invalidArgument('subscribe(): the handler must be a function', { topic, subscription });
+    const options = checkOptions<BusSubscribeOptions>('subscribe()', given, BUS_SUBSCRIBE_SHAPE, {
+      topic,
+      subscription,
+    });
     const spec: NormalizedSubscription = this.declaredSubscriptions.get(subKey(topic, subscription)) ?? {
       name: subscription,
       topic,
@@ -224,30 +225,27 @@ function subKey(topic: string, subscription: string): string {
  * Connects a driver and returns the bus. Rejects with UNAVAILABLE when the broker cannot be reached within
  * connectTimeoutMs, INVALID_ARGUMENT for bad options.
  */
-export async function connect(driver: Driver, options: ConnectOptions = {}): Promise<Bus> {
-  if (!driver || typeof driver.send !== 'function') throw invalidArgument('connect() needs a driver');
+export async function connect(driver: Driver, given?: ConnectOptions): Promise<Bus> {
+  if (!isDriver(driver)) {
+    throw invalidArgument(
+      'connect() needs a driver (e.g. rabbitmq({ url }) from @lossless/rabbitmq), got ' +
+        describeValue(driver),
+    );
+  }
+  const options = checkOptions<ConnectOptions>('connect()', given, CONNECT_SHAPE);
+  const limit = driver.capabilities.maxMessageBytes;
   const publishConfig: PublishConfig = {
     ...DEFAULT_PUBLISH_CONFIG,
-    maxMessageBytes: driver.capabilities.maxMessageBytes,
+    maxMessageBytes: limit,
     ...options.publish,
+    retryBackoff: mergeBackoff(
+      'connect(): publish.retryBackoff',
+      DEFAULT_PUBLISH_CONFIG.retryBackoff,
+      options.publish?.retryBackoff,
+    ),
   };
-  publishConfig.maxMessageBytes = Math.min(
-    publishConfig.maxMessageBytes,
-    driver.capabilities.maxMessageBytes,
-  );
-  for (const k of [
-    'maxBatchSize',
-    'maxInFlightBatches',
-    'maxPending',
-    'maxPendingBytes',
-    'pendingWaitMs',
-    'confirmTimeoutMs',
-    'maxAttempts',
-  ] as const) {
-    const v = publishConfig[k];
-    if (!Number.isInteger(v) || v < 1)
-      throw invalidArgument(`publish.${k} must be a positive integer, got ${v}`);
-  }
+  publishConfig.maxMessageBytes = Math.min(publishConfig.maxMessageBytes, limit);
+  const logger = options.logger ? guardedLogger(options.logger) : consoleLogger;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const controller = new AbortController();
   const timer = setTimeout(
@@ -270,12 +268,51 @@ export async function connect(driver: Driver, options: ConnectOptions = {}): Pro
     ]);
   } catch (error) {
     controller.abort(cancelledError('connect failed'));
-    await driver.close().catch(() => {});
+    await Promise.resolve()
+      .then(() => driver.close())
+      .catch(() => {});
     throw toLosslessError(error, (e) => driver.classify(e), driver.name);
   } finally {
     clearTimeout(timer);
   }
-  const bus = new Bus(driver, options.logger ?? consoleLogger, publishConfig, options.outbox);
+  const bus = new Bus(driver, logger, publishConfig, options.outbox);
   await bus.replayOutbox();
   return bus;
 }
+
+/** The members core calls, present with the right types; a driver's own checks come after. */
+function isDriver(v: unknown): v is Driver {
+  try {
+    if (v === null || typeof v !== 'object') return false;
+    const d = v as Record<string, unknown>;
+    const caps = d.capabilities as Record<string, unknown> | undefined;
+    return (
+      typeof d.name === 'string' &&
+      ['connect', 'declare', 'send', 'subscribe', 'health', 'classify', 'close'].every(
+        (m) => typeof d[m] === 'function',
+      ) &&
+      typeof caps === 'object' &&
+      caps !== null &&
+      typeof caps.maxMessageBytes === 'number' &&
+      Number.isInteger(caps.maxMessageBytes) &&
+      caps.maxMessageBytes > 0
+    );
+  } catch {
+    return false;
+  }
+}
+
+const PUBLISH_OPTIONS_SHAPE: OptionShape = { signal: { type: 'signal' } };
+
+const CONNECT_SHAPE: OptionShape = {
+  connectTimeoutMs: { type: 'integer', min: 1, max: TIMER_MAX_MS },
+  publish: { type: 'object', shape: PUBLISH_CONFIG_SHAPE },
+  logger: { type: 'custom', check: loggerProblem },
+  outbox: { type: 'object', shape: OUTBOX_SHAPE },
+};
+
+const BUS_SUBSCRIBE_SHAPE: OptionShape = {
+  ...SUBSCRIBE_SHAPE,
+  maxDeliveries: { type: 'integer', min: 1, max: 1_000 },
+  deadLetter: { type: 'boolean' },
+};

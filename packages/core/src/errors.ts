@@ -133,18 +133,43 @@ export function toLosslessError(
   broker?: string,
 ): LosslessError {
   if (isLosslessError(error)) return error;
-  const classified = classify?.(error);
-  if (classified) return classified;
-  const text = error instanceof Error ? error.message : String(error);
+  let classified: LosslessError | undefined;
+  try {
+    classified = classify?.(error);
+  } catch {
+    classified = undefined; // a classifier that throws knows nothing about this error
+  }
+  if (classified && isLosslessError(classified)) return classified;
   return new LosslessError(
     ErrorCode.INTERNAL,
-    `unexpected error${broker ? ` from ${broker}` : ''}: ${text}`,
+    `unexpected error${broker ? ` from ${broker}` : ''}: ${describeError(error)}`,
     {
       cause: error,
       retriable: false,
       ...(broker ? { broker } : {}),
     },
   );
+}
+
+/**
+ * A one-line description of anything thrown — an Error, a string, `Object.create(null)`, an object whose
+ * toString or message getter throws — that never throws itself and is at most 1,000 characters long.
+ */
+export function describeError(error: unknown, fallback = 'an unknown failure'): string {
+  let text: string;
+  try {
+    if (error === undefined) text = fallback;
+    else if (error === null) text = 'null';
+    else if (typeof error === 'string') text = error;
+    else if (error instanceof Error) text = String(error.message) || String(error.name) || 'Error';
+    else if (typeof error === 'object') {
+      const message = (error as { message?: unknown }).message;
+      text = typeof message === 'string' ? message : Object.prototype.toString.call(error);
+    } else text = String(error);
+  } catch {
+    text = 'a value that cannot be described (its toString or message threw)';
+  }
+  return text.length > 1_000 ? `${text.slice(0, 1_000)}…` : text;
 }
 
 export function invalidArgument(message: string, context: LosslessErrorOptions = {}): LosslessError {
@@ -156,7 +181,7 @@ export function closedError(what: string, context: LosslessErrorOptions = {}): L
 }
 
 export function cancelledError(reason: unknown, context: LosslessErrorOptions = {}): LosslessError {
-  const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  const why = describeError(reason, 'aborted');
   return new LosslessError(ErrorCode.CANCELLED, `cancelled by the caller's signal: ${why}`, {
     ...context,
     cause: reason,

@@ -10,6 +10,7 @@ export type { LosslessErrorOptions } from './errors.js';
 export {
   cancelledError,
   closedError,
+  describeError,
   ErrorCode,
   invalidArgument,
   isLosslessError,
@@ -45,3 +46,5 @@ export type {
   Topology,
 } from './topology.js';
 export { DEFAULT_MAX_DELIVERIES, normalizeTopology } from './topology.js';
+export type { CheckContext, OptionRule, OptionShape } from './validate.js';
+export { checkOptions, checkValue, describeValue } from './validate.js';

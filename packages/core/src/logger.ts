@@ -18,3 +18,31 @@ export const consoleLogger: Logger = {
 };
 
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** Undefined for a usable Logger, else what one must be (checkOptions' custom rule). */
+export function loggerProblem(v: unknown): string | undefined {
+  if (v === null || typeof v !== 'object')
+    return 'a Logger (an object with debug, info, warn and error functions)';
+  for (const level of LEVELS) {
+    if (typeof (v as Record<string, unknown>)[level] !== 'function') {
+      return `a Logger with a ${level}() function`;
+    }
+  }
+  return undefined;
+}
+
+/** The user's logger with every call guarded: a logger that throws must not break the bus that logs. */
+export function guardedLogger(logger: Logger): Logger {
+  const guard =
+    (level: (typeof LEVELS)[number]) =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      try {
+        logger[level](message, meta);
+      } catch {
+        // nowhere left to report it
+      }
+    };
+  return { debug: guard('debug'), info: guard('info'), warn: guard('warn'), error: guard('error') };
+}

@@ -3,6 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { ErrorCode, invalidArgument, LosslessError } from './errors.js';
+import { closest, describeValue } from './validate.js';
 
 export type Headers = Record<string, string>;
 
@@ -94,9 +95,12 @@ export function validateName(kind: 'topic' | 'subscription', name: unknown): ass
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return typeof v;
+  return describeValue(v);
+}
+
+function closeTo(k: string): string {
+  const near = closest(k, [...MESSAGE_KEYS]);
+  return near ? ` (did you mean '${near}'?)` : '';
 }
 
 function byteLength(s: string): number {
@@ -121,6 +125,12 @@ function validateHeaders(headers: unknown, topic: string): Headers {
         { topic },
       );
     }
+    if (PROTOTYPE_NAMES.has(name)) {
+      throw invalidArgument(
+        `header name ${JSON.stringify(name)} is a JavaScript Object.prototype member, which not every client keeps: choose another name`,
+        { topic },
+      );
+    }
     if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
       throw invalidArgument(
         `header ${JSON.stringify(name)} uses the reserved prefix '${RESERVED_HEADER_PREFIX}'`,
@@ -141,8 +151,18 @@ function validateHeaders(headers: unknown, topic: string): Headers {
       );
     }
   }
-  return Object.freeze({ ...(headers as Headers) });
+  // A prototype-free copy: a handler that reads headers.toString gets undefined, not a function.
+  return Object.freeze(Object.assign(Object.create(null) as Headers, headers));
 }
+
+/**
+ * Header names that are Object.prototype members (`__proto__`, `constructor`, `toString`…). Client libraries
+ * build header maps by assignment, where `__proto__` silently vanishes (or replaces the map's prototype) and the
+ * others shadow methods some of them call; rejected on every adapter alike rather than round-tripped on some.
+ */
+const PROTOTYPE_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['body', 'id', 'key', 'headers', 'timestamp']);
 
 const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers;
 
@@ -153,6 +173,14 @@ const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers;
 export function buildRecord(topic: string, message: OutgoingMessage, maxBytes: number): MessageRecord {
   if (message === null || typeof message !== 'object') {
     throw invalidArgument(`a message must be an object with a body, got ${describe(message)}`, { topic });
+  }
+  for (const k in message) {
+    if (!MESSAGE_KEYS.has(k)) {
+      throw invalidArgument(
+        `unknown message field '${k}'${closeTo(k)}; a message has body, id, key, headers and timestamp`,
+        { topic },
+      );
+    }
   }
   const { body, id, key, timestamp } = message;
   let bytes: Uint8Array;
@@ -176,9 +204,12 @@ export function buildRecord(topic: string, message: OutgoingMessage, maxBytes: n
     });
   }
   if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) {
-    throw invalidArgument(`timestamp must be a non-negative integer (ms since the epoch), got ${timestamp}`, {
-      topic,
-    });
+    throw invalidArgument(
+      `timestamp must be a non-negative integer (ms since the epoch), got ${describe(timestamp)}`,
+      {
+        topic,
+      },
+    );
   }
   const headers = validateHeaders(message.headers, topic);
   let size = bytes.byteLength;

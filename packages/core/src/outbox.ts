@@ -3,6 +3,7 @@
 // the same ids, before new messages. The store is pluggable (OutboxStore): @lossless/outbox-lmdb is the
 // crash-safe embedded one; memoryOutbox() is for tests; a user's database can back a transactional outbox.
 import type { MessageRecord } from './message.js';
+import type { OptionShape } from './validate.js';
 
 /** One message held by the outbox. */
 export interface OutboxEntry {
@@ -42,6 +43,25 @@ export interface OutboxOptions {
    */
   onUndeliverable?: (entry: OutboxEntry, error: Error) => void;
 }
+
+/** What `connect(driver, { outbox })` accepts; see checkOptions. */
+export const OUTBOX_SHAPE: OptionShape = {
+  store: {
+    type: 'custom',
+    check: (v) => {
+      if (v === null || typeof v !== 'object')
+        return 'an OutboxStore (load, put, delete and close functions)';
+      for (const f of ['load', 'put', 'delete', 'close']) {
+        if (typeof (v as Record<string, unknown>)[f] !== 'function')
+          return `an OutboxStore with a ${f}() function`;
+      }
+      return undefined;
+    },
+  },
+  resolveOn: { type: 'enum', values: ['confirmed', 'accepted'] },
+  maxMessages: { type: 'integer', min: 1, max: 100_000_000 },
+  onUndeliverable: { type: 'function' },
+};
 
 /** An outbox in memory: the semantics without the durability, for tests. */
 export function memoryOutbox(): OutboxStore & { readonly size: number } {

@@ -77,9 +77,21 @@ export class PendingStore {
           this.remove(waiter);
           reject(this.exhausted(topic, `and no room was made within ${this.limits.waitMs} ms`));
         }, this.limits.waitMs),
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        cleanup: () => {
+          try {
+            signal?.removeEventListener('abort', onAbort);
+          } catch {
+            // a signal-like object that refuses: nothing is left to clean up on our side
+          }
+        },
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        signal?.addEventListener('abort', onAbort, { once: true });
+      } catch (error) {
+        clearTimeout(waiter.timer);
+        reject(cancelledError(error, { topic }));
+        return;
+      }
       this.waiters.push(waiter);
     });
   }

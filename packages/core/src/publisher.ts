@@ -1,12 +1,14 @@
 // Publish: validation → a slot in the bounded pending store → coalesced into a driver batch → the broker's
 // answer per message → resolve, re-send (same record, same id) after a backoff, or reject. Each publish
 // settles exactly once: resolved only on a durable confirm, rejected with a typed error otherwise.
-import { type BackoffPolicy, backoffDelay } from './backoff.js';
+import { BACKOFF_SHAPE, type BackoffPolicy, backoffDelay, TIMER_MAX_MS } from './backoff.js';
 import type { Driver, SendOutcome } from './driver/driver.js';
 import {
   cancelledError,
   closedError,
   ErrorCode,
+  invalidArgument,
+  isLosslessError,
   isRetriable,
   LosslessError,
   toLosslessError,
@@ -16,6 +18,7 @@ import { buildRecord, type MessageRecord, type OutgoingMessage } from './message
 import type { OutboxOptions } from './outbox.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { PendingStore } from './pending-store.js';
+import { describeValue, isSignal, type OptionShape } from './validate.js';
 
 export interface PublishConfig {
   /** Most records in one driver batch. Default 500. */
@@ -56,6 +59,19 @@ export const DEFAULT_PUBLISH_CONFIG: Omit<PublishConfig, 'maxMessageBytes'> = {
   retryBackoff: { initialDelayMs: 50, maxDelayMs: 5_000, factor: 2, jitter: 'full' },
 };
 
+/** What `connect(driver, { publish })` accepts; see checkOptions. */
+export const PUBLISH_CONFIG_SHAPE: OptionShape = {
+  maxBatchSize: { type: 'integer', min: 1, max: 100_000 },
+  maxInFlightBatches: { type: 'integer', min: 1, max: 10_000 },
+  maxPending: { type: 'integer', min: 1, max: 100_000_000 },
+  maxPendingBytes: { type: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER },
+  pendingWaitMs: { type: 'integer', min: 1, max: TIMER_MAX_MS },
+  confirmTimeoutMs: { type: 'integer', min: 1, max: TIMER_MAX_MS },
+  maxAttempts: { type: 'integer', min: 1, max: 10_000 },
+  retryBackoff: { type: 'object', shape: BACKOFF_SHAPE },
+  maxMessageBytes: { type: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER },
+};
+
 export interface PublishOptions {
   /**
    * Aborting rejects the publish with CANCELLED. Before the message was handed to the driver, nothing is sent;
@@ -80,6 +96,38 @@ export interface PublishReceipt {
 }
 
 export type PublishResult = { ok: true; receipt: PublishReceipt } | { ok: false; error: LosslessError };
+
+/**
+ * The signal of publish options. Checked by hand, not through checkOptions: it runs on every publish that passes
+ * options (bench/src/validation.ts measures both).
+ */
+function signalOf(options: unknown, topic: string): AbortSignal | undefined {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgument(`publish(): options must be an object, got ${describeValue(options)}`, { topic });
+  }
+  for (const key in options) {
+    if (key !== 'signal') {
+      throw invalidArgument(
+        `publish(): unknown option '${key}'${key.toLowerCase().startsWith('sig') ? " (did you mean 'signal'?)" : ''}; valid: signal`,
+        { topic },
+      );
+    }
+  }
+  const signal = (options as PublishOptions).signal;
+  if (signal === undefined || isSignal(signal)) return signal;
+  throw invalidArgument(`publish(): options.signal must be an AbortSignal, got ${describeValue(signal)}`, {
+    topic,
+  });
+}
+
+/** The abort reason of a signal, which a signal-like object may refuse to give. */
+function reasonOf(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch {
+    return undefined;
+  }
+}
 
 /** One publish on its way: queued, in flight, or waiting for a re-send. Fixed shape: it is made per publish. */
 class Entry {
@@ -192,15 +240,27 @@ export class Publisher {
     await this.store.whenEmpty();
   }
 
+  /** Never throws: every failure, whatever the caller passed, is a rejected promise with a LosslessError. */
   publish(topic: string, message: OutgoingMessage, options?: PublishOptions): Promise<PublishReceipt> {
     if (this.closed) return Promise.reject(closedError('the bus', { topic }));
-    const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(cancelledError(signal.reason, { topic }));
+    let signal: AbortSignal | undefined;
     let record: MessageRecord;
     try {
+      signal = options === undefined ? undefined : signalOf(options, topic);
+      if (signal?.aborted) return Promise.reject(cancelledError(reasonOf(signal), { topic }));
       record = buildRecord(topic, message, this.config.maxMessageBytes);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(
+        isLosslessError(error)
+          ? error
+          : invalidArgument(
+              'publish(): the message or its options could not be read (a getter or Proxy threw)',
+              {
+                topic,
+                cause: error,
+              },
+            ),
+      );
     }
     if (this.outbox) return this.outbox.publish(topic, record, signal);
     return this.admit(topic, record, signal, message.timestamp === undefined);
@@ -249,9 +309,18 @@ export class Publisher {
       takenReject!,
     );
     if (signal) {
-      const listener = () => this.fail(entry, cancelledError(signal.reason, { topic, messageId: record.id }));
+      const listener = () =>
+        this.fail(entry, cancelledError(reasonOf(signal), { topic, messageId: record.id }));
+      try {
+        signal.addEventListener('abort', listener, { once: true });
+      } catch (error) {
+        // A signal-like object that refuses listeners: give the slot back and fail this publish only.
+        this.store.release(record.body.byteLength);
+        return Promise.reject(
+          invalidArgument('publish(): options.signal refused an abort listener', { topic, cause: error }),
+        );
+      }
       entry.abort = { signal, listener };
-      signal.addEventListener('abort', listener, { once: true });
     }
     if (this.sweeper === undefined) this.armSweeper();
     this.enqueue(entry);
@@ -405,8 +474,12 @@ export class Publisher {
     entry.settled = true;
     const abort = entry.abort;
     if (abort) {
-      abort.signal.removeEventListener('abort', abort.listener);
       entry.abort = undefined;
+      try {
+        abort.signal.removeEventListener('abort', abort.listener);
+      } catch {
+        // a signal-like object that refuses: the listener finds the entry settled and does nothing
+      }
     }
     this.store.release(entry.record.body.byteLength);
   }

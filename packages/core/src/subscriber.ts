@@ -3,12 +3,21 @@
 // handler resolved; on a throw, redelivery after a backoff, or the dead-letter destination once the
 // subscription's maxDeliveries is reached — and on close stops fetching, lets running handlers finish within a
 // deadline and leaves everything else to be redelivered.
-import { abortableDelay, type BackoffPolicy, backoffDelay, unlimitedAbortController } from './backoff.js';
+import {
+  abortableDelay,
+  BACKOFF_SHAPE,
+  type BackoffPolicy,
+  backoffDelay,
+  mergeBackoff,
+  TIMER_MAX_MS,
+  unlimitedAbortController,
+} from './backoff.js';
 import type { Driver, DriverDelivery, DriverSubscription } from './driver/driver.js';
-import { ErrorCode, LosslessError, toLosslessError } from './errors.js';
+import { describeError, ErrorCode, isLosslessError, LosslessError, toLosslessError } from './errors.js';
 import type { Logger } from './logger.js';
 import { decodeJson, decodeText } from './message.js';
 import type { NormalizedSubscription } from './topology.js';
+import type { OptionShape } from './validate.js';
 
 /** A message as the handler sees it. */
 export interface Delivery {
@@ -62,6 +71,17 @@ export interface SubscribeOptions {
   /** Called for errors that have no caller to go to (an ack the broker refused, a handler failure). */
   onError?: (error: LosslessError, delivery: Delivery | undefined) => void;
 }
+
+/** What subscribe() accepts (Bus.subscribe adds maxDeliveries and deadLetter); see checkOptions. */
+export const SUBSCRIBE_SHAPE: OptionShape = {
+  concurrency: { type: 'integer', min: 1, max: 10_000 },
+  prefetch: { type: 'integer', min: 1, max: 65_535 },
+  ordering: { type: 'enum', values: ['none', 'key'] },
+  redeliveryBackoff: { type: 'object', shape: BACKOFF_SHAPE },
+  shutdownTimeoutMs: { type: 'integer', min: 0, max: TIMER_MAX_MS },
+  deadLetters: { type: 'boolean' },
+  onError: { type: 'function' },
+};
 
 export interface SubscriptionStats {
   /** Handlers running now. */
@@ -171,7 +191,11 @@ export class Subscription {
   ) {
     this.concurrency = options.concurrency ?? 8;
     this.ordered = options.ordering === 'key';
-    this.backoff = { ...DEFAULT_REDELIVERY_BACKOFF, ...options.redeliveryBackoff };
+    this.backoff = mergeBackoff(
+      'subscribe(): redeliveryBackoff',
+      DEFAULT_REDELIVERY_BACKOFF,
+      options.redeliveryBackoff,
+    );
     this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
   }
 
@@ -212,11 +236,13 @@ export class Subscription {
       const d = this.ready.shift()!;
       this.stats.running++;
       if (this.stats.running > this.stats.maxRunning) this.stats.maxRunning = this.stats.running;
-      const run = this.run(d).finally(() => {
-        this.running.delete(run);
-        this.stats.running--;
-        this.pump();
-      });
+      const run = this.run(d)
+        .catch((error: unknown) => this.report(error, d)) // run() does not throw; this is the last guard
+        .finally(() => {
+          this.running.delete(run);
+          this.stats.running--;
+          this.pump();
+        });
       this.running.add(run);
     }
   }
@@ -304,18 +330,32 @@ export class Subscription {
     });
   }
 
+  /** Hands an error to onError (or the logger). Never throws, whatever was thrown and whatever onError does. */
   private report(error: unknown, d: Tracked | undefined): void {
-    const e =
-      error instanceof LosslessError
-        ? error
-        : new LosslessError(ErrorCode.INTERNAL, `handler failed: ${describeFailure(error)}`, {
-            cause: error,
-            topic: this.topic,
-            subscription: this.name,
-            ...(d ? { messageId: d.id } : {}),
-          });
-    if (this.options.onError) this.options.onError(e, d);
-    else this.logger.warn(`subscription '${this.name}' on '${this.topic}': ${e.message}`, { code: e.code });
+    const e = isLosslessError(error)
+      ? error
+      : new LosslessError(ErrorCode.INTERNAL, `handler failed: ${describeFailure(error)}`, {
+          cause: error,
+          topic: this.topic,
+          subscription: this.name,
+          ...(d ? { messageId: d.id } : {}),
+        });
+    const onError = this.options.onError;
+    if (onError) {
+      try {
+        const returned: unknown = onError(e, d);
+        // An async onError that rejects must not become an unhandled rejection.
+        if (returned instanceof Promise) returned.catch(() => {});
+        return;
+      } catch (thrown) {
+        this.logger.error(
+          `subscription '${this.name}' on '${this.topic}': onError threw (${describeError(thrown)}) while reporting: ${e.message}`,
+          { code: e.code },
+        );
+        return;
+      }
+    }
+    this.logger.warn(`subscription '${this.name}' on '${this.topic}': ${e.message}`, { code: e.code });
   }
 
   /**
@@ -349,8 +389,7 @@ export class Subscription {
   }
 }
 
+/** What failed, for the last-error header and reports; never throws, whatever the handler threw. */
 function describeFailure(reason: unknown): string {
-  if (reason instanceof Error) return reason.message || reason.name;
-  if (reason === undefined) return 'nacked';
-  return String(reason);
+  return describeError(reason, 'nacked');
 }

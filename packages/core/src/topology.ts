@@ -2,6 +2,7 @@
 // message of one topic, shared by competing consumers). Validated here once for every driver.
 import { invalidArgument } from './errors.js';
 import { validateName } from './message.js';
+import { checkOptions, type OptionShape } from './validate.js';
 
 export interface TopicSpec {
   name: string;
@@ -61,6 +62,27 @@ export interface NormalizedTopology {
 
 export const DEFAULT_MAX_DELIVERIES = 10;
 
+const TOPIC_SHAPE: OptionShape = {
+  name: { type: 'any' }, // validateName says what is wrong with it
+  partitions: { type: 'integer', min: 1, max: 10_000 },
+  replicas: { type: 'integer', min: 1, max: 32 },
+  minInSyncReplicas: { type: 'integer', min: 1, max: 32 },
+  ordering: { type: 'enum', values: ['none', 'key'] },
+};
+
+const SUBSCRIPTION_SHAPE: OptionShape = {
+  name: { type: 'any' },
+  topic: { type: 'any' },
+  maxDeliveries: { type: 'integer', min: 1, max: 1_000 },
+  deadLetter: { type: 'boolean' },
+  queueType: { type: 'enum', values: ['quorum', 'classic'] },
+};
+
+const TOPOLOGY_SHAPE: OptionShape = {
+  topics: { type: 'array', of: { type: 'object', shape: TOPIC_SHAPE }, maxLength: 10_000 },
+  subscriptions: { type: 'array', of: { type: 'object', shape: SUBSCRIPTION_SHAPE }, maxLength: 10_000 },
+};
+
 function positiveInt(what: string, v: unknown, max: number): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
@@ -73,8 +95,10 @@ function positiveInt(what: string, v: unknown, max: number): number | undefined 
  * Validates a topology and fills in defaults. Throws INVALID_ARGUMENT for bad names, numbers, a subscription
  * of a topic declared nowhere in this call or earlier (`known`), or one name declared twice differently.
  */
-export function normalizeTopology(topology: Topology, knownTopics: ReadonlySet<string>): NormalizedTopology {
-  if (topology === null || typeof topology !== 'object') throw invalidArgument('topology must be an object');
+export function normalizeTopology(given: Topology, knownTopics: ReadonlySet<string>): NormalizedTopology {
+  if (given === undefined) throw invalidArgument('declare(): a topology object is required');
+  // A checked copy: unknown keys and wrong types are refused, undefined values dropped, getters read once.
+  const topology = checkOptions<Topology>('declare()', given, TOPOLOGY_SHAPE);
   const topics = new Map<string, NormalizedTopic>();
   for (const t of topology.topics ?? []) {
     validateName('topic', t?.name);

@@ -2,10 +2,19 @@
 // Application code should use `@lossless/core` instead.
 
 export type { LosslessErrorOptions } from '../errors.js';
-export { ErrorCode, isLosslessError, isRetriable, LosslessError, toLosslessError } from '../errors.js';
+export {
+  describeError,
+  ErrorCode,
+  isLosslessError,
+  isRetriable,
+  LosslessError,
+  toLosslessError,
+} from '../errors.js';
 export type { Headers, MessageRecord } from '../message.js';
 export { ReservedHeader } from '../message.js';
 export type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
+export type { CheckContext, OptionRule, OptionShape } from '../validate.js';
+export { checkOptions, checkValue, describeValue, isSignal } from '../validate.js';
 export type {
   Capabilities,
   DeliverySink,
