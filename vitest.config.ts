@@ -17,7 +17,11 @@ export default defineConfig({
         ssr: { resolve },
         test: {
           name: 'unit',
-          include: ['packages/**/*.test.ts', 'conformance-tests/**/*.unit.test.ts'],
+          include: [
+            'packages/**/*.test.ts',
+            'conformance-tests/**/*.unit.test.ts',
+            'tests/**/*.unit.test.ts',
+          ],
           exclude: ['**/node_modules/**', '**/dist/**'],
           execArgv: ['--expose-gc'],
         },
@@ -32,6 +36,7 @@ export default defineConfig({
             'adapters/**/*.test.ts',
             'examples/**/*.test.ts',
             'conformance-tests/**/*.integration.test.ts',
+            'tests/**/*.integration.test.ts',
           ],
           exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,

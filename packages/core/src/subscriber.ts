@@ -109,6 +109,7 @@ class Tracked implements Delivery {
   private settlement: Promise<void> | undefined;
   /** Local retries in ordered mode, on top of the broker's attempt count. */
   localRetries = 0;
+  private ownHeaders: Readonly<Record<string, string>> | undefined = undefined;
 
   constructor(
     readonly raw: DriverDelivery,
@@ -123,8 +124,10 @@ class Tracked implements Delivery {
   get key() {
     return this.raw.key;
   }
-  get headers() {
-    return this.raw.headers;
+  get headers(): Readonly<Record<string, string>> {
+    // Prototype-free, made on first read: `headers.constructor` is undefined, as for any absent header.
+    this.ownHeaders ??= prototypeFree(this.raw.headers);
+    return this.ownHeaders;
   }
   get body() {
     return this.raw.body;
@@ -387,6 +390,11 @@ export class Subscription {
     await this.driverSub?.close();
     this.onClosed();
   }
+}
+
+function prototypeFree(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (Object.getPrototypeOf(headers) === null) return headers;
+  return Object.freeze(Object.assign(Object.create(null) as Record<string, string>, headers));
 }
 
 /** What failed, for the last-error header and reports; never throws, whatever the handler threw. */
