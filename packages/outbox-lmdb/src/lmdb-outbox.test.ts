@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, silentLogger } from '@lossless/core';
+import { connect, ErrorCode, isLosslessError, type LosslessError, silentLogger } from '@lossless/core';
 import { MemoryBroker, memoryDriver } from '@lossless/core/memory';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lmdbOutbox } from './lmdb-outbox.js';
@@ -80,5 +80,26 @@ describe('lmdbOutbox', () => {
     expect(new Set(ids)).toEqual(new Set(['early', 'late']));
     await sub.close();
     await second.close();
+  });
+
+  it('refuses bad options with INVALID_ARGUMENT, naming the closest key', () => {
+    for (const [options, text] of [
+      [undefined, 'path is required'],
+      [{}, 'path is required'],
+      [{ path: '' }, 'path'],
+      [{ pth: '/tmp/x' }, "did you mean 'path'"],
+      [{ path: '/tmp/x', maxBytes: 10 }, 'maxBytes'],
+      [{ path: 42 }, 'path must be a string'],
+    ] as const) {
+      let error: unknown;
+      try {
+        lmdbOutbox(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(isLosslessError(error)).toBe(true);
+      expect((error as LosslessError).code).toBe(ErrorCode.INVALID_ARGUMENT);
+      expect((error as Error).message).toContain(text);
+    }
   });
 });

@@ -5,7 +5,17 @@
 //
 // Keys are increasing sequence numbers, so load() returns entries oldest first; an in-memory index maps message
 // ids to keys for delete(). One store per directory and process (LMDB allows several readers, one writer).
-import type { MessageRecord, OutboxEntry, OutboxStore } from '@lossless/core';
+import {
+  checkOptions,
+  describeError,
+  ErrorCode,
+  invalidArgument,
+  LosslessError,
+  type MessageRecord,
+  type OptionShape,
+  type OutboxEntry,
+  type OutboxStore,
+} from '@lossless/core';
 import { open, type RootDatabase } from 'lmdb';
 
 interface Stored {
@@ -30,8 +40,29 @@ export interface LmdbOutbox extends OutboxStore {
 }
 
 /** Opens (or creates) a crash-safe outbox in `path`. */
-export function lmdbOutbox(options: LmdbOutboxOptions): LmdbOutbox {
-  const db: RootDatabase<Stored, number> = open<Stored, number>({
+export function lmdbOutbox(given: LmdbOutboxOptions): LmdbOutbox {
+  const options = checkOptions<LmdbOutboxOptions>('lmdbOutbox()', given, OPTIONS_SHAPE);
+  if (options.path === undefined) throw invalidArgument('lmdbOutbox(): path is required (a directory)');
+  let db: RootDatabase<Stored, number>;
+  try {
+    db = openStore(options);
+  } catch (cause) {
+    throw new LosslessError(
+      ErrorCode.UNAVAILABLE,
+      `lmdbOutbox(): cannot open the store at ${JSON.stringify(options.path)}: ${describeError(cause)}`,
+      { cause, retriable: false },
+    );
+  }
+  return storeOver(db);
+}
+
+const OPTIONS_SHAPE: OptionShape = {
+  path: { type: 'string', minLength: 1, maxLength: 4_096 },
+  maxBytes: { type: 'integer', min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
+};
+
+function openStore(options: LmdbOutboxOptions): RootDatabase<Stored, number> {
+  return open<Stored, number>({
     path: options.path,
     mapSize: options.maxBytes ?? 4 * 1024 * 1024 * 1024,
     compression: false,
@@ -39,6 +70,9 @@ export function lmdbOutbox(options: LmdbOutboxOptions): LmdbOutbox {
     noSync: false,
     encoding: 'msgpack',
   });
+}
+
+function storeOver(db: RootDatabase<Stored, number>): LmdbOutbox {
   const keys = new Map<string, number>();
   let next = 0;
   let loaded = false;
