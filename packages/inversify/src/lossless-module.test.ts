@@ -217,4 +217,13 @@ describe('losslessModule', () => {
       ),
     ).toThrow(/configured twice/);
   });
+
+  it('refuses a misspelled module key with INVALID_ARGUMENT naming the valid one', () => {
+    expect(() =>
+      losslessModule({ bus: { driver: memoryDriver, options: {} }, topolgy: {} } as never),
+    ).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining("'topology'") }),
+    );
+    expect(() => losslessModule({} as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  });
 });

@@ -7,9 +7,12 @@ import {
   Bus,
   type BusSubscribeOptions,
   type ConnectOptions,
+  checkOptions,
   connect,
   type Delivery,
   type HandlerContext,
+  invalidArgument,
+  type OptionShape,
   type Subscription,
   type Topology,
 } from '@lossless/core';
@@ -81,6 +84,18 @@ export interface LosslessModuleConfig<O> {
   publishers?: readonly PublisherBinding[];
   subscriptions?: readonly SubscriptionBinding[];
 }
+
+// Only the module's own keys are checked here; the topology, connect and subscribe options are checked by
+// core when they are used (declare, connect, subscribe), with the same rules.
+const MODULE_SHAPE: OptionShape = {
+  bus: {
+    type: 'object',
+    shape: { driver: { type: 'function' }, options: { type: 'any' }, connect: { type: 'any' } },
+  },
+  topology: { type: 'any' },
+  publishers: { type: 'array', of: { type: 'any' } },
+  subscriptions: { type: 'array', of: { type: 'any' } },
+};
 
 /** A typed `Publisher<T>` binding for the module's configuration. */
 export function publisher<T>(config: PublisherConfig<T>): PublisherBinding {
@@ -157,7 +172,13 @@ async function shutdownInOrder(bus: Bus, started: Set<Subscription>): Promise<vo
  * needs. Shut down with `runtime.shutdown()` or `container.unloadAsync(module)` (subscriptions, then the bus).
  * One bus per container: load the module once.
  */
-export function losslessModule<O>(config: LosslessModuleConfig<O>): ContainerModule {
+export function losslessModule<O>(given: LosslessModuleConfig<O>): ContainerModule {
+  const config = checkOptions<LosslessModuleConfig<O>>('losslessModule()', given, MODULE_SHAPE);
+  if (config.bus === undefined)
+    throw invalidArgument('losslessModule(): bus ({ driver, options }) is required');
+  if (typeof config.bus.driver !== 'function') {
+    throw invalidArgument('losslessModule(): bus.driver must be a function that returns a driver');
+  }
   return new ContainerModule(({ bind }) => {
     // Subscriptions started through this module, so that closing the bus can close them first.
     const started = new Set<Subscription>();
@@ -181,7 +202,8 @@ export function losslessModule<O>(config: LosslessModuleConfig<O>): ContainerMod
     const subscriptions = config.subscriptions ?? [];
     const names = new Set<string>();
     for (const s of subscriptions) {
-      if (names.has(s.name)) throw new Error(`lossless module: subscription ${s.name} is configured twice`);
+      if (names.has(s.name))
+        throw invalidArgument(`losslessModule(): subscription ${s.name} is configured twice`);
       names.add(s.name);
       s.bindTo(bind, started);
     }
