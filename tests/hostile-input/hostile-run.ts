@@ -18,6 +18,12 @@ export interface HostileTarget {
    * show the secret.
    */
   factory?(junk: unknown): Driver;
+  /**
+   * Options for `factory` that a user might pass by mistake, each with `secret` in a credential field: a URL
+   * that does not parse, a wrong password against the real broker, a misspelled credential key, an unreachable
+   * address. The property also feeds it generated junk.
+   */
+  factoryInputs?: readonly unknown[];
   /** Planted in the junk given to `factory` and in header values; must appear in no error or log line. */
   secret: string;
   /** Every call must settle within this, ms (publishes use a confirm deadline below it). */
@@ -38,7 +44,6 @@ export interface HostileSummary {
   secretLeaks: number;
 }
 
-const TOPIC = 'hostile';
 const COLLECTOR = 'collector';
 const JUNK_SUB = 'junk-sub';
 
@@ -51,7 +56,7 @@ type Op =
   | { op: 'health' }
   | { op: 'close' };
 
-function arbitraries(secret: string) {
+function arbitraries(secret: string, TOPIC: string) {
   const junk = fc.oneof(
     fc.anything({ maxDepth: 2, maxKeys: 4 }),
     fc.constant(Object.create(null)),
@@ -323,28 +328,7 @@ function arbitraries(secret: string) {
     { weight: 1, arbitrary: fc.constant({ op: 'health' as const }) },
     { weight: 1, arbitrary: fc.constant({ op: 'close' as const }) },
   );
-  const factoryJunk = fc.oneof(
-    fc.record(
-      {
-        url: fc.constantFrom(
-          `amqp://guest:${secret}@127.0.0.1:1/`,
-          `amqp://guest:${encodeURIComponent(secret)}@127.0.0.1:1/`,
-          `not a url ${secret}`,
-        ),
-        brokers: fc.constantFrom([`user:${secret}@127.0.0.1:1`], ['127.0.0.1:1'], secret),
-        endpoints: fc.constantFrom(`127.0.0.1:1?secret=${secret}`, '127.0.0.1:1'),
-        password: fc.constant(secret),
-        sasl: fc.constant({ mechanism: 'plain', username: 'u', password: secret }),
-        accessKey: fc.constant('ak'),
-        secretKey: fc.constant(secret),
-        connectAttemptTimeoutMs: number,
-        unknownOption: fc.constant(secret),
-      },
-      { requiredKeys: [] },
-    ),
-    junk,
-  );
-  return { ops: fc.array(op, { minLength: 1, maxLength: 25 }), factoryJunk };
+  return { ops: fc.array(op, { minLength: 1, maxLength: 25 }), junk };
 }
 
 /** Settles `p` within `ms`, or says which call hung. */
@@ -372,7 +356,7 @@ function textOf(error: unknown): string {
 
 export async function runHostile(
   target: HostileTarget,
-  options: { runs: number; seed?: number },
+  options: { runs: number; seed?: number; topic?: string },
 ): Promise<HostileSummary> {
   const summary: HostileSummary = {
     runs: 0,
@@ -398,7 +382,14 @@ export async function runHostile(
     warn: capture('warn'),
     error: capture('error'),
   };
-  const { ops, factoryJunk } = arbitraries(target.secret);
+  const TOPIC = options.topic ?? 'hostile';
+  const { ops, junk } = arbitraries(target.secret, TOPIC);
+  const factoryJunk = target.factoryInputs?.length
+    ? fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom(...target.factoryInputs) },
+        { weight: 1, arbitrary: junk },
+      )
+    : fc.constant(undefined);
 
   // The collector: a separate bus on a valid subscription, so every confirmed message can be looked for.
   const collectorBus = await connect(target.driver(), { logger });
@@ -453,17 +444,22 @@ export async function runHostile(
     await fc.assert(
       fc.asyncProperty(ops, factoryJunk, async (sequence, junkOptions) => {
         summary.runs++;
-        if (target.factory) {
+        if (target.factory && junkOptions !== undefined) {
           let made: Driver | undefined;
           try {
-            made = target.factory(junkOptions);
+            // The driver's own log lines go to the captured logger too, so the secret is looked for in them.
+            const withLogger =
+              typeof junkOptions === 'object' && junkOptions !== null && !Array.isArray(junkOptions)
+                ? { logger, ...junkOptions }
+                : junkOptions;
+            made = target.factory(withLogger);
           } catch (error) {
             check(error, `${target.name}(junk options)`);
           }
           if (made) {
             await call(
               `connect(${target.name}(junk options))`,
-              () => connect(made!, { connectTimeoutMs: 3_000, logger }),
+              () => connect(made!, { connectTimeoutMs: 1_500, logger }),
               (b) => (b as Bus).close(),
             );
           }
