@@ -448,10 +448,14 @@ export async function runHostile(
           let made: Driver | undefined;
           try {
             // The driver's own log lines go to the captured logger too, so the secret is looked for in them.
-            const withLogger =
-              typeof junkOptions === 'object' && junkOptions !== null && !Array.isArray(junkOptions)
-                ? { logger, ...junkOptions }
-                : junkOptions;
+            let withLogger = junkOptions;
+            try {
+              if (typeof junkOptions === 'object' && junkOptions !== null && !Array.isArray(junkOptions)) {
+                withLogger = { logger, ...junkOptions };
+              }
+            } catch {
+              // a Proxy that refuses to list its keys: hand it over as it is
+            }
             made = target.factory(withLogger);
           } catch (error) {
             check(error, `${target.name}(junk options)`);

@@ -153,7 +153,7 @@ function checkRule(v: unknown, rule: OptionRule, at: string): unknown {
       if (typeof v !== 'string' || !rule.values.includes(v)) {
         const near = typeof v === 'string' ? closest(v, rule.values) : undefined;
         throw new Invalid(
-          `${at} must be one of ${rule.values.map((x) => `'${x}'`).join(', ')}, got ${describeValue(v)}${
+          `${at} must be one of ${rule.values.map((x) => `'${x}'`).join(', ')}, got ${shownEnum(v)}${
             near ? ` (did you mean '${near}'?)` : ''
           }`,
         );
@@ -221,9 +221,8 @@ export function describeValue(v: unknown): string {
     if (v === undefined) return 'undefined';
     switch (typeof v) {
       case 'string':
-        return v.length > 40
-          ? `${JSON.stringify(v.slice(0, 40))}… (${v.length} characters)`
-          : JSON.stringify(v);
+        // Never the text: a string in the wrong place may be a password (`brokers: 'user:secret@host'`).
+        return `a string of ${v.length} characters`;
       case 'number':
       case 'boolean':
       case 'bigint':
@@ -239,6 +238,11 @@ export function describeValue(v: unknown): string {
   } catch {
     return 'an unreadable value';
   }
+}
+
+/** An enum's wrong value is shown (it is usually a typo of a valid one), short strings only. */
+function shownEnum(v: unknown): string {
+  return typeof v === 'string' && v.length <= 24 ? JSON.stringify(v) : describeValue(v);
 }
 
 function describeSecret(v: unknown): string {
