@@ -1,5 +1,5 @@
 // What the suite needs to know about an adapter to certify it. Third parties export one of these from a module
-// and run `npm run conformance -- --adapter ./path/to/module.js`.
+// and run `npx lossless-conformance --adapter ./path/to/module.js` (`npm run conformance -- …` in this repository).
 import type { Broker, BrokerKind, BrokerSettings } from '@lossless/brokers';
 import type { Driver } from '@lossless/core/driver';
 

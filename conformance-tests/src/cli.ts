@@ -1,18 +1,44 @@
-// `npm run conformance -- --adapter <memory|rabbitmq|kafka|rocketmq|./module.js> [--json out.json] [--only T1,P4]
-//                          [--nodes 3] [--version X]`
+#!/usr/bin/env node
+// The conformance runner: `lossless-conformance --adapter <memory|rabbitmq|kafka|rocketmq|./module.js> …` (the
+// bin of @lossless/conformance; `npm run conformance -- …` in this repository, from the TypeScript sources).
 // Brings the adapter's broker up through the broker kit (or uses LOSSLESS_BROKERS=external settings), runs the
 // whole catalog in vitest with progress, prints a summary table and writes the JSON report.
+//
+// vitest is this package's own dependency and runs with this package's own configuration (vitest.config beside
+// this file), so the runner works from any project that installed the package, whatever that project's vitest
+// setup. Usage errors exit with 2, a failed case (or a suite that could not start) with 1.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinAdapters } from './adapters/index.js';
+import { catalogIds } from './catalog.js';
+import type { EntrySpec } from './entry.conformance.js';
 import { type ConformanceReport, formatReport } from './report.js';
 
-const usage = `usage: npm run conformance -- --adapter <memory|rabbitmq|kafka|rocketmq|path/to/module> [--json FILE]
-       [--only ID,ID…] [--nodes 1|3] [--version V]
-  A module must export \`adapter\` (a ConformanceAdapter from @lossless/conformance).`;
+const minCaseTimeoutMs = 1_000;
+const minDeliveryTimeoutMs = 100;
+const maxTimeoutMs = 3_600_000;
+
+const usage = `usage: lossless-conformance --adapter <memory|rabbitmq|kafka|rocketmq|path/to/module.js> [options]
+       (in the lossless repository: npm run conformance -- --adapter … [options])
+  --adapter, -a NAME|FILE      a built-in adapter, or a module that exports \`adapter\` (a ConformanceAdapter)
+  --json FILE                  where the JSON report goes (default reports/conformance-<adapter>.json)
+  --only ID,ID…                run only these cases (e.g. T1,P4)
+  --nodes 1|3                  broker nodes for the kit to run (default: the adapter's)
+  --version V                  broker version for the kit to run (default: the adapter's)
+  --case-timeout-ms N          time limit of every case, ${minCaseTimeoutMs}–${maxTimeoutMs} (default: each case's own, 120000–300000)
+  --delivery-timeout-ms N      how long a case waits for deliveries, ${minDeliveryTimeoutMs}–${maxTimeoutMs} (default: the adapter's)
+  --help, -h                   this text`;
+
+/** The packages the built-in adapters need beyond @lossless/core (optional peers of @lossless/conformance). */
+const builtinPackages: Record<string, string> = {
+  rabbitmq: '@lossless/rabbitmq',
+  kafka: '@lossless/kafka',
+  rocketmq: '@lossless/rocketmq',
+};
 
 function fail(message: string): never {
   console.error(`${message}\n\n${usage}`);
@@ -25,16 +51,22 @@ let values: {
   only?: string;
   nodes?: string;
   version?: string;
+  'case-timeout-ms'?: string;
+  'delivery-timeout-ms'?: string;
   help?: boolean;
 };
 try {
   ({ values } = parseArgs({
+    strict: true,
+    allowPositionals: false,
     options: {
       adapter: { type: 'string', short: 'a' },
       json: { type: 'string' },
       only: { type: 'string' },
       nodes: { type: 'string' },
       version: { type: 'string' },
+      'case-timeout-ms': { type: 'string' },
+      'delivery-timeout-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -45,36 +77,126 @@ if (values.help) {
   console.log(usage);
   process.exit(0);
 }
-if (!values.adapter) fail('--adapter is required');
-const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
-if (nodes !== undefined && nodes !== 1 && nodes !== 3) fail(`--nodes must be 1 or 3, got ${values.nodes}`);
 
-let module = builtinAdapters[values.adapter];
-if (!module) {
-  const path = isAbsolute(values.adapter)
-    ? values.adapter
-    : resolve(process.env.INIT_CWD ?? process.cwd(), values.adapter);
+/** A whole number of milliseconds within [min, max], or undefined when the option is absent. */
+function milliseconds(option: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    fail(`${option} must be a whole number of milliseconds from ${min} to ${max}, got '${raw}'`);
+  }
+  return n;
+}
+
+if (!values.adapter) fail('--adapter is required');
+for (const option of ['json', 'version'] as const) {
+  if (values[option] !== undefined && values[option].trim() === '') fail(`--${option} must not be empty`);
+}
+const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+if (nodes !== undefined && nodes !== 1 && nodes !== 3) fail(`--nodes must be 1 or 3, got '${values.nodes}'`);
+const only = values.only?.split(',').map((s) => s.trim().toUpperCase());
+if (only) {
+  const unknown = only.filter((id) => !catalogIds.includes(id));
+  if (unknown.length > 0 || only.length === 0) {
+    fail(`--only: unknown case id(s) ${unknown.join(', ') || "''"} (the catalog: ${catalogIds.join(' ')})`);
+  }
+}
+const caseTimeoutMs = milliseconds(
+  '--case-timeout-ms',
+  values['case-timeout-ms'],
+  minCaseTimeoutMs,
+  maxTimeoutMs,
+);
+const deliveryTimeoutMs = milliseconds(
+  '--delivery-timeout-ms',
+  values['delivery-timeout-ms'],
+  minDeliveryTimeoutMs,
+  maxTimeoutMs,
+);
+if (caseTimeoutMs !== undefined && deliveryTimeoutMs !== undefined && deliveryTimeoutMs >= caseTimeoutMs) {
+  fail(
+    `--delivery-timeout-ms (${deliveryTimeoutMs}) must be below --case-timeout-ms (${caseTimeoutMs}): ` +
+      'a case that waits for deliveries as long as it may run reports a timeout instead of what was lost',
+  );
+}
+
+// This file runs as cli.ts (from the sources, through tsx) or as cli.js (compiled): its siblings share its suffix.
+const here = fileURLToPath(import.meta.url);
+const suffix = extname(here);
+const require = createRequire(import.meta.url);
+const cwd = process.env.INIT_CWD ?? process.cwd(); // npm and npx set INIT_CWD to where they were invoked
+
+let module: string;
+const builtin = Object.hasOwn(builtinAdapters, values.adapter) ? builtinAdapters[values.adapter] : undefined;
+if (builtin) {
+  const needs = builtinPackages[values.adapter];
+  if (needs) {
+    try {
+      require.resolve(`${needs}/package.json`);
+    } catch {
+      console.error(
+        `conformance: the built-in '${values.adapter}' adapter needs ${needs}: npm install ${needs}`,
+      );
+      process.exit(2);
+    }
+  }
+  module = builtin.replace(/\.ts$/, suffix);
+} else {
+  const path = isAbsolute(values.adapter) ? values.adapter : resolve(cwd, values.adapter);
   if (!existsSync(path)) fail(`no built-in adapter '${values.adapter}' and no module at ${path}`);
+  // The compiled suite imports the module with plain Node (so do the child processes of R1 and F7).
+  if (suffix === '.js' && /\.[cm]?tsx?$/.test(path)) fail(`${path}: compile the adapter to JavaScript first`);
   module = pathToFileURL(path).href;
 }
-const root = resolve(import.meta.dirname, '../..');
+
 const reportFile = resolve(
-  process.env.INIT_CWD ?? process.cwd(),
+  cwd,
   values.json ?? `reports/conformance-${values.adapter.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
 );
-const spec = {
+const spec: EntrySpec = {
   module,
   reportFile,
-  ...(values.only ? { only: values.only.split(',').map((s) => s.trim()) } : {}),
-  ...(nodes ? { nodes } : {}),
+  ...(only ? { only } : {}),
+  ...(nodes ? { nodes: nodes as 1 | 3 } : {}),
   ...(values.version ? { version: values.version } : {}),
+  ...(caseTimeoutMs !== undefined ? { caseTimeoutMs } : {}),
+  ...(deliveryTimeoutMs !== undefined ? { deliveryTimeoutMs } : {}),
 };
+
+// vitest from this package's dependencies (its bin, as `npx vitest` would run it), not the calling project's.
+const vitestPackage = require.resolve('vitest/package.json');
+const vitestBin = (JSON.parse(readFileSync(vitestPackage, 'utf8')) as { bin: Record<string, string> }).bin
+  .vitest;
+if (!vitestBin) throw new Error(`${vitestPackage} names no vitest bin`);
+const config = join(dirname(here), `vitest.config${suffix}`);
+
+// A report left by an earlier run must not pass for this run's.
+rmSync(reportFile, { force: true });
 console.log(`conformance: running the catalog against '${values.adapter}' (report: ${reportFile})`);
 const run = spawnSync(
   process.execPath,
-  [resolve(root, 'node_modules/vitest/vitest.mjs'), 'run', '--project', 'conformance', '--reporter=verbose'],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, LOSSLESS_CONFORMANCE: JSON.stringify(spec) } },
+  [
+    join(dirname(vitestPackage), vitestBin),
+    'run',
+    '--config',
+    config,
+    // A compiled config is plain JavaScript: import it as it is, without bundling it into a temporary file
+    // beside the installed package.
+    ...(suffix === '.js' ? ['--configLoader', 'native'] : []),
+    '--reporter=verbose',
+  ],
+  {
+    // The caller's directory: an adapter may read files relative to it, and outside this repository the broker
+    // kit keeps its brokers under <cwd>/.lossless (LOSSLESS_HOME overrides).
+    cwd,
+    stdio: 'inherit',
+    env: { ...process.env, LOSSLESS_CONFORMANCE: JSON.stringify(spec) },
+  },
 );
+if (run.error) {
+  console.error(`conformance: could not start vitest (${run.error.message})`);
+  process.exit(1);
+}
 if (!existsSync(reportFile)) {
   console.error('conformance: no report was written (the suite could not start; see above)');
   process.exit(1);

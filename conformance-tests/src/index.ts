@@ -14,3 +14,4 @@ export type { RunTarget } from './run-cases.js';
 export { capabilitiesOf, runCase, runCases } from './run-cases.js';
 export type { ConformanceOptions } from './suite.js';
 export { runConformance } from './suite.js';
+export { mapDeliveries, onSettle, overrideDelivery, overrideDriver } from './wrap-driver.js';
