@@ -32,13 +32,16 @@ run npx tsc -b
 step "unit tests (no broker)"
 run npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=reports/unit.json
 
+step "unit tests on Node 22 and 24 (binaries from the npm registry, under .lossless/node)"
+run bash scripts/other-nodes.sh 22 24
+
 if [ -z "${LOSSLESS_SKIP_BROKERS:-}" ]; then
   step "integration tests against real brokers"
   run npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=reports/integration.json
 fi
 
 step "summary"
-node scripts/summarize-tests.mjs reports/unit.json reports/integration.json || failed=1
+node scripts/summarize-tests.mjs reports/unit.json reports/unit-node22.json reports/unit-node24.json reports/integration.json || failed=1
 # Repeated here, at the end, so the last lines of a failed run say which step failed (a lint or type error
 # scrolls far out of sight behind the broker tests).
 for s in "${failed_steps[@]}"; do echo "!! failed step: $s"; done
