@@ -473,6 +473,14 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
     }
   }
 
+  /**
+   * rabbitmqctl against one node of this fixture (its own node name, cookie and env), e.g. to add users and
+   * permissions in a test. Resolves with the exit status and output; never throws for a failed command.
+   */
+  ctl(args: readonly string[], node = 0, timeoutMs = 60_000): Promise<{ ok: boolean; output: string }> {
+    return this.node(node).ctl([...args], timeoutMs);
+  }
+
   kill(node = 0): Promise<void> {
     return this.node(node).kill();
   }
@@ -492,6 +500,8 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
 }
 
 /** RabbitMQ from Debian's package: one node on 5682, or (`nodes: 3`) a cluster on 5683-5685. */
-export function rabbitmq(options: BrokerOptions = {}): Broker<RabbitMqSettings> {
+export function rabbitmq(
+  options: BrokerOptions = {},
+): Broker<RabbitMqSettings> & Pick<RabbitMqBroker, 'ctl'> {
   return new RabbitMqBroker(options);
 }

@@ -105,11 +105,55 @@ export const ERROR_TABLE: ReadonlyMap<string, Row> = new Map<string, Row>([
   ['INVALID_REQUIRED_ACKS', { code: ErrorCode.INVALID_ARGUMENT, meaning: 'invalid acks' }],
   // (44) "Request parameters do not satisfy the configured policy." (create.topic.policy.class.name)
   ['POLICY_VIOLATION', { code: ErrorCode.PERMISSION_DENIED, meaning: 'refused by the broker policy' }],
-  // (29) / (30) / (31) / (58) ACLs or SASL refused the client.
+  // Authentication and authorisation (https://kafka.apache.org/protocol#protocol_error_codes; kafkajs
+  // src/protocol/error.js marks every one of them not retriable). No retry changes credentials or ACLs: a
+  // connect() that meets one ends at once (kafka-driver.ts), a publish or subscribe fails on that call.
+  // (29) "Topic authorization failed." No Describe/Write/Read ACL on the topic.
   ['TOPIC_AUTHORIZATION_FAILED', { code: ErrorCode.PERMISSION_DENIED, meaning: 'topic not authorized' }],
+  // (30) "Group authorization failed." No Read/Describe ACL on the consumer group.
   ['GROUP_AUTHORIZATION_FAILED', { code: ErrorCode.PERMISSION_DENIED, meaning: 'group not authorized' }],
+  // (31) "Cluster authorization failed." e.g. IdempotentWrite or Create on the cluster resource.
   ['CLUSTER_AUTHORIZATION_FAILED', { code: ErrorCode.PERMISSION_DENIED, meaning: 'cluster not authorized' }],
+  // (53) "The transactional id authorization failed." (transactional producers; not used by the driver yet)
+  [
+    'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'transactional id not authorized' },
+  ],
+  // (58) "SASL Authentication failed." Wrong user name or password, or a mechanism the user has no credential for.
   ['SASL_AUTHENTICATION_FAILED', { code: ErrorCode.PERMISSION_DENIED, meaning: 'authentication failed' }],
+  // (33) "The broker does not support the requested SASL mechanism." A configuration mismatch.
+  [
+    'UNSUPPORTED_SASL_MECHANISM',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'the broker does not offer this SASL mechanism' },
+  ],
+  // (34) "Request is not valid given the current SASL state." (a SASL listener spoken to without SASL, or
+  // the reverse.)
+  [
+    'ILLEGAL_SASL_STATE',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'SASL expected (or not expected) by this listener' },
+  ],
+  // (61)-(66) delegation tokens: disabled, unknown, expired, not the owner, not allowed, not authorized.
+  [
+    'DELEGATION_TOKEN_AUTH_DISABLED',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'delegation tokens are disabled on the broker' },
+  ],
+  [
+    'DELEGATION_TOKEN_NOT_FOUND',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'delegation token not found' },
+  ],
+  [
+    'DELEGATION_TOKEN_OWNER_MISMATCH',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'not the owner of the delegation token' },
+  ],
+  [
+    'DELEGATION_TOKEN_REQUEST_NOT_ALLOWED',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'delegation token request not allowed' },
+  ],
+  [
+    'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
+    { code: ErrorCode.PERMISSION_DENIED, meaning: 'delegation token not authorized' },
+  ],
+  ['DELEGATION_TOKEN_EXPIRED', { code: ErrorCode.PERMISSION_DENIED, meaning: 'delegation token expired' }],
   // (35) "The version of API is not supported." kafkajs speaks old protocol versions; a broker that removed
   // them (KIP-896) refuses.
   ['UNSUPPORTED_VERSION', { code: ErrorCode.UNSUPPORTED, meaning: 'protocol version not supported' }],
@@ -129,6 +173,8 @@ export const ERROR_TABLE: ReadonlyMap<string, Row> = new Map<string, Row>([
   ['KafkaJSTopicMetadataNotLoaded', { code: ErrorCode.UNAVAILABLE, meaning: 'topic metadata not loaded' }],
   // kafkajs waited too long for its own lock (a request stuck on a dead connection).
   ['KafkaJSLockTimeout', { code: ErrorCode.UNAVAILABLE, meaning: 'client lock timeout' }],
+  // kafkajs's own SASL failure (src/broker/saslAuthenticator: "SASL PLAIN authentication failed: …"), thrown
+  // before any protocol error code exists for it (old handshakes close the socket instead of answering 58).
   ['KafkaJSSASLAuthenticationError', { code: ErrorCode.PERMISSION_DENIED, meaning: 'SASL authentication' }],
   ['KafkaJSServerDoesNotSupportApiKey', { code: ErrorCode.UNSUPPORTED, meaning: 'API not supported' }],
 

@@ -5,6 +5,7 @@
 // 'disconnected' until a probe (a TCP connect through the same factory) or a request succeeds again.
 import { connect as netConnect, Socket } from 'node:net';
 import { consoleLogger, type Logger } from '@lossless/core';
+import type { Secrets } from '@lossless/core/driver';
 import {
   type Capabilities,
   type DeliverySink,
@@ -14,6 +15,7 @@ import {
   ErrorCode,
   type Health,
   type HealthState,
+  isLosslessError,
   LosslessError,
   type MessageRecord,
   type NormalizedTopology,
@@ -32,7 +34,7 @@ import { type ConsumerHost, KafkaConsumer } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
 import { type Outgoing, toOutgoing } from './message-mapping.js';
 import { deadLetterTopicName, retryTopicName } from './names.js';
-import { type KafkaDriverOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type KafkaDriverOptions, optionSecrets, type ResolvedOptions, resolveOptions } from './options.js';
 import { type LaneHost, ProducerPool } from './publish-lane.js';
 import { type TopicDefaults, TopologyManager } from './topology.js';
 
@@ -60,6 +62,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   readonly name = 'kafka';
   readonly capabilities: Capabilities;
   readonly logger: Logger;
+  /** What the driver must never print (none yet: the SASL issue adds the password). */
+  private readonly secrets: Secrets;
   readonly options: ResolvedOptions;
   readonly kafka: Kafka;
   readonly chunkBytes: number;
@@ -84,7 +88,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
 
   constructor(options: KafkaDriverOptions) {
     this.options = resolveOptions(options);
-    this.logger = options.logger ?? consoleLogger;
+    this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
+    this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
     this.chunkBytes = this.options.maxMessageBytes;
     this.ackTimeoutMs = Math.max(1_000, this.options.requestTimeout - 5_000);
     const replicated =
@@ -141,7 +146,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   health(): Health {
     return this.reason === undefined
       ? { state: this.state, since: this.since }
-      : { state: this.state, reason: this.reason, since: this.since };
+      : { state: this.state, reason: this.secrets.text(this.reason), since: this.since };
   }
 
   /** A request went through: connected (once connect() succeeded). */
@@ -228,6 +233,19 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   }
 
   async connect(signal: AbortSignal): Promise<void> {
+    try {
+      await this.connectOnce(signal);
+    } catch (error) {
+      throw this.secrets.scrub(error);
+    }
+  }
+
+  /**
+   * Connect attempts until one succeeds or the signal aborts. An error the table calls not retriable ends it at
+   * once: SASL_AUTHENTICATION_FAILED, CLUSTER_AUTHORIZATION_FAILED and the other refusals (PERMISSION_DENIED), an
+   * unknown host name, an unsupported protocol version — retrying to the deadline would only hide the reason.
+   */
+  private async connectOnce(signal: AbortSignal): Promise<void> {
     if (this.closed) throw this.closedError();
     this.setState('connecting', 'connecting');
     let lastError: unknown;
@@ -252,7 +270,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
           await Promise.race([this.attemptConnect(), aborted]);
           break;
         } catch (error) {
-          if (signal.aborted || this.closed) throw error instanceof LosslessError ? error : unavailable();
+          if (signal.aborted || this.closed) throw isLosslessError(error) ? error : unavailable();
           const e = classifyNative(error);
           if (e && !e.retriable) throw e;
           lastError = error;
@@ -435,7 +453,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   }
 
   classify(error: unknown): LosslessError | undefined {
-    return classifyNative(error);
+    return this.secrets.scrub(classifyNative(error));
   }
 
   /** Closes subscriptions (committing what they settled), waits for queued sends, disconnects everything. */

@@ -1,6 +1,16 @@
 // The options of the Kafka driver, their defaults, and their validation (once, in the factory).
 import type { Logger } from '@lossless/core';
-import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import {
+  addressSecrets,
+  checkOptions,
+  describeKind,
+  ErrorCode,
+  HOST,
+  LosslessError,
+  type OptionShape,
+  redactAddress,
+  Secrets,
+} from '@lossless/core/driver';
 import type { ISocketFactory } from 'kafkajs';
 
 /**
@@ -79,72 +89,130 @@ export interface ResolvedOptions {
   readonly revocationDrainMs: number;
   readonly replicated: boolean | undefined;
   readonly socketFactory: ISocketFactory | undefined;
+  readonly logger: Logger | undefined;
 }
+
+const MS = (max: number) => ({ type: 'integer', min: 1, max }) as const;
+const COUNT = { type: 'integer', min: 1, max: 1_000_000 } as const;
+
+/** What `kafka()` accepts: checked by core's checkOptions (unknown keys, types, ranges; broker addresses hidden). */
+export const OPTIONS_SHAPE: OptionShape = {
+  // Checked by hand (`brokerList`): core's rules would quote a string given where the array belongs, and an
+  // address may carry user info pasted by mistake.
+  brokers: { type: 'any' },
+  clientId: { type: 'string', minLength: 1, maxLength: 255 },
+  connectionTimeout: MS(600_000),
+  requestTimeout: MS(3_600_000),
+  defaultPartitions: COUNT,
+  defaultReplicationFactor: { type: 'integer', min: 1, max: 32_767 },
+  defaultMinInSyncReplicas: { type: 'integer', min: 1, max: 32_767 },
+  maxMessageBytes: { type: 'integer', min: 1, max: 2 ** 31 - 1 },
+  sessionTimeout: MS(3_600_000),
+  heartbeatInterval: MS(3_600_000),
+  rebalanceTimeout: MS(3_600_000),
+  revocationDrainMs: MS(3_600_000),
+  replicated: { type: 'boolean' },
+  socketFactory: { type: 'function' },
+  logger: {
+    type: 'custom',
+    check: (v: unknown) =>
+      v !== null &&
+      typeof v === 'object' &&
+      ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
+        ? undefined
+        : 'a Logger (an object with debug, info, warn and error functions)',
+  },
+};
 
 function invalid(message: string): LosslessError {
-  return new LosslessError(ErrorCode.INVALID_ARGUMENT, `kafka: ${message}`, { broker: 'kafka' });
+  return new LosslessError(ErrorCode.INVALID_ARGUMENT, `kafka(): ${message}`, { broker: 'kafka' });
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number;
-function positive(name: string, value: number | undefined, fallback: undefined): number | undefined;
-function positive(name: string, value: number | undefined, fallback: number | undefined): number | undefined {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1)
-    throw invalid(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT. */
-export function resolveOptions(options: KafkaDriverOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw invalid('options must be an object');
-  const { brokers } = options;
-  if (!Array.isArray(brokers) || brokers.length === 0) {
-    throw invalid('brokers must be a non-empty array of "host:port" strings');
+/**
+ * Every secret the options may carry. The driver takes no credentials yet (TLS/SASL come with their own issue,
+ * which adds `sasl.password` here); broker addresses with user info pasted into them count. Never throws.
+ */
+export function optionSecrets(options: unknown): Secrets {
+  const found: string[] = [];
+  try {
+    const brokers = (options as { brokers?: unknown } | null)?.brokers;
+    if (Array.isArray(brokers))
+      for (const b of brokers) if (typeof b === 'string') found.push(...addressSecrets(b));
+  } catch {
+    // a getter or Proxy that throws: checkOptions reports it
   }
-  for (const b of brokers) {
-    if (typeof b !== 'string' || !/^[^\s:]+:\d+$|^\[[^\]]+\]:\d+$/.test(b)) {
-      throw invalid(`broker address ${JSON.stringify(b)} is not "host:port"`);
+  return new Secrets(found);
+}
+
+/** The bootstrap brokers as `host:port` strings; the messages never quote anything but a plain `host:port`. */
+function brokerList(brokers: unknown): string[] {
+  if (brokers === undefined) throw invalid('brokers is required: a non-empty array of "host:port" strings');
+  if (!Array.isArray(brokers) || brokers.length === 0 || brokers.length > 1_000) {
+    throw invalid(`brokers must be an array of 1 to 1000 "host:port" strings, got ${describeKind(brokers)}`);
+  }
+  return brokers.map((b: unknown, i) => {
+    if (typeof b !== 'string')
+      throw invalid(`brokers[${i}] must be a "host:port" string, got ${describeKind(b)}`);
+    const colon = b.lastIndexOf(':');
+    const port = b.slice(colon + 1);
+    if (colon < 1 || !HOST.test(b.slice(0, colon)) || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) {
+      throw invalid(
+        `brokers[${i}] is not "host:port" (${redactAddress(b)}); give bare addresses, without a scheme or user info`,
+      );
     }
+    return b;
+  });
+}
+
+/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
+export function resolveOptions(input: KafkaDriverOptions): ResolvedOptions {
+  const secrets = optionSecrets(input);
+  try {
+    return resolve(input);
+  } catch (error) {
+    throw secrets.scrub(error);
   }
-  const sessionTimeout = positive('sessionTimeout', options.sessionTimeout, 30_000);
-  const heartbeatInterval = positive('heartbeatInterval', options.heartbeatInterval, 3_000);
+}
+
+function resolve(input: KafkaDriverOptions): ResolvedOptions {
+  const options = checkOptions<Partial<KafkaDriverOptions>>('kafka()', input, OPTIONS_SHAPE, {
+    broker: 'kafka',
+  });
+  const brokers = brokerList(options.brokers);
+  const sessionTimeout = options.sessionTimeout ?? 30_000;
+  const heartbeatInterval = options.heartbeatInterval ?? 3_000;
   if (heartbeatInterval >= sessionTimeout) {
     throw invalid(
       `heartbeatInterval (${heartbeatInterval}) must be below sessionTimeout (${sessionTimeout})`,
     );
   }
-  const rebalanceTimeout = positive('rebalanceTimeout', options.rebalanceTimeout, 60_000);
-  const revocationDrainMs = positive('revocationDrainMs', options.revocationDrainMs, 10_000);
+  const rebalanceTimeout = options.rebalanceTimeout ?? 60_000;
+  const revocationDrainMs = options.revocationDrainMs ?? 10_000;
   if (revocationDrainMs >= rebalanceTimeout) {
     throw invalid(
       `revocationDrainMs (${revocationDrainMs}) must be below rebalanceTimeout (${rebalanceTimeout})`,
     );
   }
-  const rf = positive('defaultReplicationFactor', options.defaultReplicationFactor, undefined);
-  const minIsr = positive('defaultMinInSyncReplicas', options.defaultMinInSyncReplicas, undefined);
+  const rf = options.defaultReplicationFactor;
+  const minIsr = options.defaultMinInSyncReplicas;
   if (rf !== undefined && minIsr !== undefined && minIsr > rf) {
     throw invalid(`defaultMinInSyncReplicas (${minIsr}) exceeds defaultReplicationFactor (${rf})`);
-  }
-  if (options.socketFactory !== undefined && typeof options.socketFactory !== 'function') {
-    throw invalid('socketFactory must be a function');
-  }
-  if (options.clientId !== undefined && (typeof options.clientId !== 'string' || options.clientId === '')) {
-    throw invalid('clientId must be a non-empty string');
   }
   return {
     brokers: [...brokers],
     clientId: options.clientId ?? 'lossless',
-    connectionTimeout: positive('connectionTimeout', options.connectionTimeout, 3_000),
-    requestTimeout: positive('requestTimeout', options.requestTimeout, 30_000),
-    defaultPartitions: positive('defaultPartitions', options.defaultPartitions, 3),
+    connectionTimeout: options.connectionTimeout ?? 3_000,
+    requestTimeout: options.requestTimeout ?? 30_000,
+    defaultPartitions: options.defaultPartitions ?? 3,
     defaultReplicationFactor: rf,
     defaultMinInSyncReplicas: minIsr,
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES),
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     sessionTimeout,
     heartbeatInterval,
     rebalanceTimeout,
     revocationDrainMs,
     replicated: options.replicated,
     socketFactory: options.socketFactory,
+    logger: options.logger,
   };
 }

@@ -22,7 +22,13 @@
 // when a node of a 3-node cluster was SIGKILLed, before this driver split calls by partition). A call of one
 // partition has one leader: its retry is always a full re-send. As a second guard, a record whose partition is
 // missing from the broker's answer is a failure, never a confirm.
-import { ErrorCode, LosslessError, type SendOutcome, type SendProgress } from '@lossless/core/driver';
+import {
+  ErrorCode,
+  isLosslessError,
+  LosslessError,
+  type SendOutcome,
+  type SendProgress,
+} from '@lossless/core/driver';
 import { type Kafka, type Message, type PartitionerArgs, Partitioners, type Producer } from 'kafkajs';
 import { toError } from './error-table.js';
 import type { Outgoing } from './message-mapping.js';
@@ -318,7 +324,7 @@ class Lane {
       });
       return [];
     } catch (error) {
-      const e = error instanceof LosslessError ? error : toError(error, { topic: this.topic });
+      const e = isLosslessError(error) ? error : toError(error, { topic: this.topic });
       if (e.code === ErrorCode.TOO_LARGE && chunk.length > 1) {
         // Find the culprit: each record again on its own (the broker stored none of this partition's batch).
         for (const entry of chunk) entry.alone = true;

@@ -58,6 +58,9 @@ export const ERROR_TABLE: ReadonlyMap<number | string, Row> = new Map<number | s
   // 530 not-allowed (hard error): "The client tried to work with some entity in a manner that is prohibited
   // by the server, due to security settings or by some other criteria." (vhost limits, vhost access)
   [530, { code: ErrorCode.PERMISSION_DENIED, meaning: 'not allowed by the broker' }],
+  // 530 as RabbitMQ answers connection.open for a virtual host that does not exist ("NOT_ALLOWED - vhost x not
+  // found", rabbit_reader): a missing thing, not a refused permission. Matched on the reply text.
+  ['530:not found', { code: ErrorCode.NOT_FOUND, meaning: 'unknown virtual host' }],
   // 540 not-implemented (hard error): "The client tried to use functionality that is not implemented in the
   // server."
   [540, { code: ErrorCode.UNSUPPORTED, meaning: 'not implemented by the broker' }],
@@ -108,6 +111,15 @@ export const ERROR_TABLE: ReadonlyMap<number | string, Row> = new Map<number | s
     'amqplib:Socket closed abruptly',
     { code: ErrorCode.UNAVAILABLE, meaning: 'socket closed during handshake' },
   ],
+  // The broker answered connection.open with connection.close; amqplib 2.3.1 drops the reason. The driver asks
+  // again (handshake-probe.ts) and maps the real reply code; this row is the fallback when it cannot.
+  [
+    'amqplib:Expected ConnectionOpenOk; got <ConnectionClose',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      meaning: 'the broker refused to open the virtual host (it does not exist, or the user may not use it)',
+    },
+  ],
   // amqplib 2.3.1 throws a RangeError when the header table does not fit its 64 KiB encoding buffer.
   ['amqplib:RangeError', { code: ErrorCode.TOO_LARGE, meaning: 'header table larger than 64 KiB' }],
 ]);
@@ -120,6 +132,10 @@ const MESSAGE_KEYS = [...ERROR_TABLE.keys()].filter(
 export function lookup(error: unknown): { key: number | string; row: Row } | undefined {
   if (error === null || typeof error !== 'object') return undefined;
   const { code } = error as { code?: unknown };
+  const text = error instanceof Error ? error.message : '';
+  if (code === 530 && /vhost .* not found/i.test(text)) {
+    return { key: '530:not found', row: ERROR_TABLE.get('530:not found')! };
+  }
   if (typeof code === 'number' || typeof code === 'string') {
     const row = ERROR_TABLE.get(code);
     if (row) return { key: code, row };
@@ -132,6 +148,9 @@ export function lookup(error: unknown): { key: number | string; row: Row } | und
   if (message === undefined) return undefined;
   // "Handshake terminated by server: 403 (ACCESS-REFUSED)…" and friends carry the reply code in the text only.
   const handshake = /^Handshake terminated by server: (\d{3})/.exec(message);
+  if (handshake?.[1] === '530' && /vhost .* not found/i.test(message)) {
+    return { key: '530:not found', row: ERROR_TABLE.get('530:not found')! };
+  }
   if (handshake) {
     const key = Number(handshake[1]);
     const row = ERROR_TABLE.get(key);

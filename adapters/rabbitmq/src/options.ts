@@ -1,6 +1,16 @@
 // The options of the RabbitMQ driver, their defaults, and their validation (once, in the factory).
 import type { Logger } from '@lossless/core';
-import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import {
+  addressSecrets,
+  checkOptions,
+  describeKind,
+  ErrorCode,
+  HOST,
+  LosslessError,
+  type OptionShape,
+  redactAddress,
+  Secrets,
+} from '@lossless/core/driver';
 
 export interface RabbitMqDriverOptions {
   /** One broker, e.g. `amqp://user:pass@host:5672/vhost`. Give `url` or `urls`, not both. */
@@ -55,6 +65,7 @@ export interface ResolvedOptions {
   readonly replicated: boolean;
   readonly defaultQueueType: 'quorum' | 'classic';
   readonly connectionName: string;
+  readonly logger: Logger | undefined;
 }
 
 export const DEFAULTS = {
@@ -66,83 +77,198 @@ export const DEFAULTS = {
   connectionName: 'lossless',
 } as const;
 
+/** Checked by hand (`urlList`): core's rules would quote a string given where an array belongs. */
+const URL_RULE = { type: 'any' } as const;
+const MAX_URLS = 64;
+const MAX_URL_LENGTH = 4_096;
+const LOGGER_RULE = {
+  type: 'custom',
+  check: (v: unknown) =>
+    v !== null &&
+    typeof v === 'object' &&
+    ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
+      ? undefined
+      : 'a Logger (an object with debug, info, warn and error functions)',
+} as const;
+
+/** What `rabbitmq()` accepts: checked by core's checkOptions (unknown keys, types, ranges); urls by hand. */
+export const OPTIONS_SHAPE: OptionShape = {
+  url: URL_RULE,
+  urls: URL_RULE,
+  heartbeatSeconds: { type: 'integer', min: 1, max: 3_600 },
+  connectAttemptTimeoutMs: { type: 'integer', min: 1, max: 600_000 },
+  reconnectInitialDelayMs: { type: 'integer', min: 1, max: 600_000 },
+  reconnectMaxDelayMs: { type: 'integer', min: 1, max: 600_000 },
+  maxMessageBytes: { type: 'integer', min: 1, max: 512 * 1024 * 1024 },
+  replicated: { type: 'boolean' },
+  defaultQueueType: { type: 'enum', values: ['quorum', 'classic'] },
+  connectionName: { type: 'string', minLength: 1, maxLength: 255 },
+  logger: LOGGER_RULE,
+};
+
 function invalid(message: string): LosslessError {
   return new LosslessError(ErrorCode.INVALID_ARGUMENT, `rabbitmq(): ${message}`, { broker: 'rabbitmq' });
 }
 
-function positive(name: string, value: number | undefined, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw invalid(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+/**
+ * Every secret the options carry, also those of URLs that do not parse (what the driver must never print). Safe
+ * on any input: never throws.
+ */
+export function optionSecrets(options: unknown): Secrets {
+  const found: string[] = [];
+  try {
+    if (options !== null && typeof options === 'object') {
+      const { url, urls } = options as { url?: unknown; urls?: unknown };
+      if (typeof url === 'string') found.push(...addressSecrets(url));
+      if (Array.isArray(urls))
+        for (const u of urls) if (typeof u === 'string') found.push(...addressSecrets(u));
+    }
+  } catch {
+    // a getter or Proxy that throws: checkOptions reports it
   }
-  return value;
+  return new Secrets(found);
 }
 
-/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT. */
-export function resolveOptions(options: RabbitMqDriverOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw invalid('options must be an object');
-  if (options.url !== undefined && options.urls !== undefined) throw invalid('give url or urls, not both');
-  const urls = options.urls ?? (options.url === undefined ? [] : [options.url]);
-  if (!Array.isArray(urls) || urls.length === 0) throw invalid('url or urls is required');
-  const replicated = options.replicated ?? urls.length > 1;
-  if (options.defaultQueueType !== undefined && !['quorum', 'classic'].includes(options.defaultQueueType)) {
-    throw invalid(`defaultQueueType must be 'quorum' or 'classic', got ${String(options.defaultQueueType)}`);
+/**
+ * The query parameters amqplib 2.3.1 reads from a URL (lib/connect.js `openFrames`), and what the broker takes.
+ * amqplib parses them with parseInt and sends NaN or out-of-range values in the handshake, which the broker
+ * answers by closing the socket: without this check `connect()` retried to its deadline ("could not connect …
+ * within 10000 ms") for `?heartbeat=abc`, `?heartbeat=-1`, `?frameMax=1` or `?channelMax=-5`.
+ */
+const URL_PARAMS: Readonly<Record<string, { min: number; max: number } | 'string'>> = {
+  heartbeat: { min: 0, max: 65_535 },
+  channelMax: { min: 0, max: 65_535 },
+  frameMax: { min: 0, max: 4_294_967_295 },
+  maxFrameSize: { min: 0, max: 4_294_967_295 },
+  locale: 'string',
+};
+/** AMQP's smallest frame (spec 4.2.1, FRAME_MIN_SIZE); 0 means "no limit". */
+const FRAME_MIN_SIZE = 4_096;
+
+function checkQuery(parsed: URL, at: string, u: string): void {
+  // The URL is shown without its query: the value of a parameter the driver does not know may be a credential.
+  const shown = redactAddress(u.slice(0, u.indexOf('?') < 0 ? u.length : u.indexOf('?')));
+  for (const [key, value] of parsed.searchParams) {
+    const rule = Object.hasOwn(URL_PARAMS, key) ? URL_PARAMS[key] : undefined;
+    if (rule === undefined) {
+      throw invalid(
+        `${at} has a query parameter amqplib does not read ('${key.slice(0, 40)}', in ${shown}): ` +
+          `use ${Object.keys(URL_PARAMS).join(', ')}, or the driver's options`,
+      );
+    }
+    if (rule === 'string') continue;
+    const n = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+    const frame = key === 'frameMax' || key === 'maxFrameSize';
+    if (!(n >= rule.min && n <= rule.max) || (frame && n !== 0 && n < FRAME_MIN_SIZE)) {
+      throw invalid(
+        `${at}: the query parameter '${key}' must be an integer from ${frame ? `${FRAME_MIN_SIZE} (or 0)` : rule.min} ` +
+          `to ${rule.max} (${shown})`,
+      );
+    }
   }
-  for (const u of urls) {
-    let parsed: URL;
+}
+
+/** `url` or `urls` as a list of strings; the messages say what is wrong without quoting any of it. */
+function urlList(options: { url?: unknown; urls?: unknown }): string[] {
+  const { url, urls } = options;
+  if (url === undefined && urls === undefined) throw invalid('url or urls is required');
+  const list: unknown[] = urls === undefined ? [url] : Array.isArray(urls) ? urls : [];
+  if (urls !== undefined && !Array.isArray(urls)) {
+    throw invalid(`urls must be an array of amqp:// URLs, got ${describeKind(urls)}`);
+  }
+  if (list.length === 0 || list.length > MAX_URLS) {
+    throw invalid(`urls must hold 1 to ${MAX_URLS} URLs, got ${list.length}`);
+  }
+  return list.map((u, i) => {
+    const at = urls === undefined ? 'url' : `urls[${i}]`;
+    if (typeof u !== 'string' || u.length === 0 || u.length > MAX_URL_LENGTH) {
+      throw invalid(
+        `${at} must be an amqp:// URL of 1 to ${MAX_URL_LENGTH} characters, got ${describeKind(u)}`,
+      );
+    }
+    return u;
+  });
+}
+
+/** Checks one node URL as amqplib will read it; the message never holds the URL's user info. */
+function checkUrl(u: string, at: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    const shown = /^[a-z][a-z0-9+.-]*:\/\//i.test(u) ? redactAddress(u) : 'no scheme; not shown';
+    throw invalid(
+      `${at} is not a URL (${shown}): percent-encode reserved characters (# / ? @ : %) in the user ` +
+        "name and password, e.g. '#' as %23",
+    );
+  }
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
+    throw invalid(`${at} must be an amqp:// or amqps:// URL, got ${redactAddress(u)}`);
+  }
+  // 'amqp://pa/ss@host' parses with host 'pa': an '@' after the authority is user info gone wrong.
+  if (`${parsed.pathname}${parsed.search}${parsed.hash}`.includes('@') || parsed.hash !== '') {
+    throw invalid(
+      `${at} has '@' or '#' after the host (${redactAddress(u)}): percent-encode them in the user name, ` +
+        'password and virtual host (%40, %23)',
+    );
+  }
+  // A host amqplib would hand to DNS must look like one: a secret pasted there would come back in ENOTFOUND.
+  if (parsed.hostname !== '' && !HOST.test(parsed.hostname)) {
+    // Not shown: what stands where the host belongs may be a password that lost its '@'.
+    throw invalid(`${at}: the host is not a DNS name or an IP address (not shown)`);
+  }
+  checkQuery(parsed, at, u);
+  for (const [part, value] of [
+    ['user name', parsed.username],
+    ['password', parsed.password],
+    ['virtual host', parsed.pathname.slice(1)],
+  ] as const) {
     try {
-      parsed = new URL(u);
+      decodeURIComponent(value);
     } catch {
-      throw invalid(`not a URL: ${JSON.stringify(u)}`);
-    }
-    if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {
-      throw invalid(`expected an amqp:// or amqps:// URL, got ${JSON.stringify(redact(u))}`);
+      throw invalid(`${at}: the ${part} is not valid percent-encoding (${redactAddress(u)})`);
     }
   }
-  const reconnectInitialDelayMs = positive(
-    'reconnectInitialDelayMs',
-    options.reconnectInitialDelayMs,
-    DEFAULTS.reconnectInitialDelayMs,
-    600_000,
-  );
+}
+
+/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
+export function resolveOptions(input: RabbitMqDriverOptions): ResolvedOptions {
+  const secrets = optionSecrets(input);
+  try {
+    return resolve(input);
+  } catch (error) {
+    throw secrets.scrub(error);
+  }
+}
+
+function resolve(input: RabbitMqDriverOptions): ResolvedOptions {
+  const options = checkOptions<RabbitMqDriverOptions>('rabbitmq()', input, OPTIONS_SHAPE, {
+    broker: 'rabbitmq',
+  });
+  if (input === undefined) throw invalid('options are required: give url or urls');
+  if (options.url !== undefined && options.urls !== undefined) throw invalid('give url or urls, not both');
+  const urls = urlList(options as { url?: unknown; urls?: unknown });
+  for (const [i, u] of urls.entries()) checkUrl(u, options.url === undefined ? `urls[${i}]` : 'url');
+  const replicated = options.replicated ?? urls.length > 1;
+  const reconnectInitialDelayMs = options.reconnectInitialDelayMs ?? DEFAULTS.reconnectInitialDelayMs;
   return {
     urls: [...urls],
-    heartbeatSeconds: positive(
-      'heartbeatSeconds',
-      options.heartbeatSeconds,
-      DEFAULTS.heartbeatSeconds,
-      3_600,
-    ),
-    connectAttemptTimeoutMs: positive(
-      'connectAttemptTimeoutMs',
-      options.connectAttemptTimeoutMs,
-      DEFAULTS.connectAttemptTimeoutMs,
-      600_000,
-    ),
+    heartbeatSeconds: options.heartbeatSeconds ?? DEFAULTS.heartbeatSeconds,
+    connectAttemptTimeoutMs: options.connectAttemptTimeoutMs ?? DEFAULTS.connectAttemptTimeoutMs,
     reconnectInitialDelayMs,
     reconnectMaxDelayMs: Math.max(
       reconnectInitialDelayMs,
-      positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, DEFAULTS.reconnectMaxDelayMs, 600_000),
+      options.reconnectMaxDelayMs ?? DEFAULTS.reconnectMaxDelayMs,
     ),
-    maxMessageBytes: positive(
-      'maxMessageBytes',
-      options.maxMessageBytes,
-      DEFAULTS.maxMessageBytes,
-      512 * 1024 * 1024,
-    ),
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
     replicated,
     defaultQueueType: options.defaultQueueType ?? (replicated ? 'quorum' : 'classic'),
     connectionName: options.connectionName ?? DEFAULTS.connectionName,
+    logger: options.logger,
   };
 }
 
-/** The URL without its password, for logs and health reasons. */
+/** The URL without its password (or, for a string that does not parse, without its user info). */
 export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid url)';
-  }
+  return redactAddress(url);
 }

@@ -8,6 +8,7 @@
 // cannot be bounded by the caller's AbortSignal. Our loop is small: try the next URL with a jittered backoff,
 // re-declare the remembered topology, re-open the consumers.
 import { consoleLogger, type Logger } from '@lossless/core';
+import type { Secrets } from '@lossless/core/driver';
 import {
   type Capabilities,
   type DeliverySink,
@@ -17,6 +18,7 @@ import {
   ErrorCode,
   type Health,
   type HealthState,
+  isLosslessError,
   LosslessError,
   type MessageRecord,
   type NormalizedSubscription,
@@ -28,10 +30,26 @@ import {
 import { connect as amqpConnect, type Channel, type ChannelModel } from 'amqplib';
 import { Consumer, type ConsumerHost } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
+import { probeCloseReason } from './handshake-probe.js';
 import { publishOptions, toBuffer } from './message-mapping.js';
-import { type RabbitMqDriverOptions, type ResolvedOptions, redact, resolveOptions } from './options.js';
+import {
+  optionSecrets,
+  type RabbitMqDriverOptions,
+  type ResolvedOptions,
+  redact,
+  resolveOptions,
+} from './options.js';
 import { type LaneConnection, type OutgoingAmqp, PublishLane } from './publish-lane.js';
 import { deadLetterQueueName, declareSubscription, declareTopic, exchangeName } from './topology.js';
+
+/**
+ * What a connect attempt may be refused with that no retry can change: bad credentials, no access to the virtual
+ * host, no such virtual host. connect() rejects with it at once instead of retrying to its deadline.
+ */
+const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.PERMISSION_DENIED, ErrorCode.NOT_FOUND]);
+
+/** amqplib's message when the broker answers connection.open with connection.close (the reason is dropped). */
+const OPEN_REFUSED = /^Expected ConnectionOpenOk; got <ConnectionClose/;
 
 /** The RabbitMQ driver: the core contract plus what an operator may want to see. */
 export interface RabbitMqDriver extends Driver {
@@ -97,6 +115,8 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   readonly capabilities: Capabilities;
   readonly logger: Logger;
   private readonly options: ResolvedOptions;
+  /** The passwords of the URLs: never in an error, a log line or a health reason. */
+  private readonly secrets: Secrets;
   private link: Link | undefined;
   private state: HealthState = 'connecting';
   private reason: string | undefined = 'not connected yet';
@@ -114,7 +134,8 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
 
   constructor(options: RabbitMqDriverOptions) {
     this.options = resolveOptions(options);
-    this.logger = options.logger ?? consoleLogger;
+    this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
+    this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
     this.capabilities = {
       maxMessageBytes: this.options.maxMessageBytes,
       unroutable: true, // mandatory publishes come back as basic.return
@@ -146,7 +167,25 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   health(): Health {
     return this.reason === undefined
       ? { state: this.state, since: this.since }
-      : { state: this.state, reason: this.reason, since: this.since };
+      : { state: this.state, reason: this.secrets.text(this.reason), since: this.since };
+  }
+
+  /**
+   * The error of a failed connect attempt, with the broker's reason where amqplib dropped it: a refused
+   * connection.open is asked again by a minimal handshake (handshake-probe.ts) to learn its reply code and text.
+   */
+  private async explain(url: string, error: unknown): Promise<unknown> {
+    if (!(error instanceof Error) || !OPEN_REFUSED.test(error.message)) return error;
+    const reason = await probeCloseReason(url, Math.min(this.options.connectAttemptTimeoutMs, 3_000));
+    if (!reason) return error;
+    const vhost = new URL(url).pathname.slice(1) || '/';
+    return Object.assign(
+      new Error(
+        `the broker refused to open virtual host '${decodeURIComponent(vhost)}': ${reason.replyCode} ${reason.replyText}`,
+        { cause: error },
+      ),
+      { code: reason.replyCode, replyText: reason.replyText },
+    );
   }
 
   private backoffBase(attempt: number): number {
@@ -221,6 +260,14 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   }
 
   async connect(signal: AbortSignal): Promise<void> {
+    try {
+      await this.connectOnce(signal);
+    } catch (error) {
+      throw this.secrets.scrub(error);
+    }
+  }
+
+  private async connectOnce(signal: AbortSignal): Promise<void> {
     if (this.closed) throw this.closedError();
     this.setState('connecting', 'connecting');
     let lastError: unknown;
@@ -260,9 +307,14 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
           this.setState('connected');
           return;
         } catch (error) {
-          if (error instanceof LosslessError) throw error;
-          lastError = error;
-          this.reason = `connecting: ${redact(url)}: ${(error as Error).message}`;
+          if (isLosslessError(error)) throw error;
+          const explained = await this.explain(url, error);
+          // A refusal no retry can change (credentials, vhost access, no such vhost) ends connect() now. RabbitMQ
+          // keeps users and vhosts cluster-wide, so one node's refusal speaks for all of them.
+          const refused = classifyNative(explained, { doing: `connecting to ${redact(url)}` });
+          if (refused && REFUSALS.has(refused.code) && !refused.retriable) throw refused;
+          lastError = explained;
+          this.reason = `connecting: ${redact(url)}: ${describe(explained)}`;
         } finally {
           if (onAbort) signal.removeEventListener('abort', onAbort);
         }
@@ -292,7 +344,13 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
         return;
       } catch (error) {
         this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
-        this.setState('disconnected', `reconnecting (attempt ${attempt + 1}): ${(error as Error).message}`);
+        this.setState('disconnected', `reconnecting (attempt ${attempt + 1}): ${describe(error)}`);
+        const refused = classifyNative(await this.explain(url, error));
+        // Refused credentials or vhost after a loss (a password rotated, a vhost deleted): said once, then every
+        // 20th attempt, while the loop keeps trying (there is no caller to reject).
+        if (refused && REFUSALS.has(refused.code) && attempt % 20 === 0) {
+          this.logger.warn(`rabbitmq: reconnecting to ${redact(url)} refused: ${refused.message}`);
+        }
         await this.sleep(this.backoff(attempt++));
       }
     }
@@ -355,14 +413,18 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
         try {
           await declareTopic(await channel(), t, (exchange) => exchangeExists(model, exchange));
         } catch (error) {
-          if (error instanceof LosslessError) throw error;
+          if (isLosslessError(error)) throw error;
           throw this.declareError(closeError ?? error, { topic: t.name }, `topic '${t.name}'`);
         }
       }),
       ...topology.subscriptions.map((s) => async () => {
         try {
-          await declareSubscription(await channel(), s);
+          await declareSubscription(await channel(), s, {
+            exchange: (name) => exchangeExists(model, name),
+            queue: (name) => queueExists(model, name),
+          });
         } catch (error) {
+          if (isLosslessError(error)) throw error;
           throw this.declareError(
             closeError ?? error,
             { topic: s.topic, subscription: s.name },
@@ -418,6 +480,14 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   }
 
   async declare(declared: NormalizedTopology): Promise<void> {
+    try {
+      await this.declareTopology(declared);
+    } catch (error) {
+      throw this.secrets.scrub(error);
+    }
+  }
+
+  private async declareTopology(declared: NormalizedTopology): Promise<void> {
     const link = this.requireLink('declaring topology');
     const topology = {
       topics: declared.topics,
@@ -473,7 +543,11 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       body: toBuffer(r.body),
       options: publishOptions(r),
     }));
-    return lane.send(out, progress);
+    if (this.secrets.empty) return lane.send(out, progress);
+    const scrub = (o: SendOutcome): SendOutcome =>
+      o.ok ? o : { ok: false, error: this.secrets.scrub(o.error) };
+    const outcomes = await lane.send(out, progress && ((index, outcome) => progress(index, scrub(outcome))));
+    return outcomes.map(scrub);
   }
 
   async publishDeadLetter(spec: NormalizedSubscription, copy: OutgoingAmqp): Promise<SendOutcome> {
@@ -509,7 +583,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       await consumer.start();
     } catch (error) {
       this.consumers.delete(consumer);
-      throw error;
+      throw this.secrets.scrub(error);
     }
     return consumer;
   }
@@ -521,7 +595,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   // --- errors and shutdown ----------------------------------------------------------------------------------
 
   classify(error: unknown): LosslessError | undefined {
-    return classifyNative(error);
+    return this.secrets.scrub(classifyNative(error));
   }
 
   close(): Promise<void> {
@@ -551,12 +625,31 @@ export function rabbitmq(options: RabbitMqDriverOptions): RabbitMqDriver {
   return new RabbitMqDriverImpl(options);
 }
 
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** A passive declare on a channel of its own: RabbitMQ closes the channel when the exchange does not exist. */
 async function exchangeExists(model: ChannelModel, exchange: string): Promise<boolean> {
   const ch = await model.createChannel();
   ch.on('error', () => {});
   try {
     await ch.checkExchange(exchange);
+    await ch.close().catch(() => {});
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return false;
+    await ch.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** A passive queue declare on a channel of its own (a missing queue closes that channel with 404). */
+async function queueExists(model: ChannelModel, queue: string): Promise<boolean> {
+  const ch = await model.createChannel();
+  ch.on('error', () => {});
+  try {
+    await ch.checkQueue(queue);
     await ch.close().catch(() => {});
     return true;
   } catch (error) {

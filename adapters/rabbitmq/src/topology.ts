@@ -48,6 +48,27 @@ export function specMarkerName(t: NormalizedTopic): string {
   return `${t.name}.lossless-spec.p${v(t.partitions)}.r${v(t.replicas)}.m${v(t.minInSyncReplicas)}.${t.ordering}`;
 }
 
+/**
+ * Where a classic queue's `maxDeliveries` is kept so that a re-declaration with another value is a CONFLICT, as
+ * it is on quorum queues (`x-delivery-limit`, compared by the broker: 406) and on RocketMQ (the group's
+ * retryMaxTimes). RabbitMQ 3.10 refuses `x-delivery-limit` on a classic queue ("invalid arg … of queue type
+ * rabbit_classic_queue") and does not compare arguments it does not know (an `x-lossless-…` argument is kept but
+ * never checked), so the value is recorded as two internal, auto-delete exchanges bound to the queue: `present`
+ * says the queue has markers (a queue declared before them is adopted, not refused), `value` spells the setting.
+ * Bound to the queue, they are deleted with it (auto-delete goes with the last binding), so deleting the queue to
+ * change its settings also clears them.
+ */
+export function subscriptionMarkerNames(s: NormalizedSubscription): { present: string; value: string } {
+  const queue = queueName(s.topic, s.name);
+  return { present: `${queue}.lossless-spec`, value: `${queue}.lossless-spec.d${s.maxDeliveries}` };
+}
+
+/** Existence checks that do not touch the declaring channel (a failed passive declare closes its channel). */
+export interface ExistenceProbe {
+  exchange(name: string): Promise<boolean>;
+  queue(name: string): Promise<boolean>;
+}
+
 /** The driver resolves every subscription's queue type before declaring it (RabbitMqDriver.resolved). */
 function queueTypeOf(s: NormalizedSubscription): 'quorum' | 'classic' {
   if (!s.queueType) throw new Error(`rabbitmq: subscription '${s.name}' reached topology with no queue type`);
@@ -102,8 +123,35 @@ export async function declareTopic(
   await ch.assertExchange(exchangeName(t.name), 'fanout', { durable: true, autoDelete: false });
 }
 
-/** Declares a subscription's queue, binding and dead-letter objects on `ch`. A 406/404 closes `ch`. */
-export async function declareSubscription(ch: Channel, s: NormalizedSubscription): Promise<void> {
+/**
+ * Declares a subscription's queue, binding and dead-letter objects on `ch`. A 406/404 closes `ch`. CONFLICT when
+ * the queue exists with other arguments (406), or, for a classic queue, with another maxDeliveries (markers).
+ */
+export async function declareSubscription(
+  ch: Channel,
+  s: NormalizedSubscription,
+  exists: ExistenceProbe,
+): Promise<void> {
+  const markers = queueTypeOf(s) === 'classic' ? subscriptionMarkerNames(s) : undefined;
+  if (
+    markers &&
+    (await exists.queue(queueName(s.topic, s.name))) &&
+    (await exists.exchange(markers.present)) &&
+    !(await exists.exchange(markers.value))
+  ) {
+    throw new LosslessError(
+      ErrorCode.CONFLICT,
+      `rabbitmq: subscription '${s.name}' of topic '${s.topic}' exists with another maxDeliveries than ` +
+        `${s.maxDeliveries}: keep the declaration identical, or delete queue '${queueName(s.topic, s.name)}' first ` +
+        '(its messages go with it)',
+      { broker: 'rabbitmq', topic: s.topic, subscription: s.name },
+    );
+  }
+  if (markers) {
+    for (const marker of [markers.present, markers.value]) {
+      await ch.assertExchange(marker, 'fanout', { durable: true, autoDelete: true, internal: true });
+    }
+  }
   if (s.deadLetter) {
     const dlx = deadLetterExchangeName(s.topic, s.name);
     const dlq = deadLetterQueueName(s.topic, s.name);
@@ -114,4 +162,7 @@ export async function declareSubscription(ch: Channel, s: NormalizedSubscription
   const queue = queueName(s.topic, s.name);
   await ch.assertQueue(queue, { durable: true, autoDelete: false, arguments: queueArguments(s) });
   await ch.bindQueue(queue, exchangeName(s.topic), '');
+  if (markers) {
+    for (const marker of [markers.present, markers.value]) await ch.bindQueue(queue, marker, '');
+  }
 }

@@ -53,9 +53,17 @@ export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<numbe
   [40016, { code: ErrorCode.INTERNAL, meaning: 'message corrupted' }],
   // 40018 ILLEGAL_POLLING_TIME: the request deadline leaves too little time for long polling.
   [40018, { code: ErrorCode.INVALID_ARGUMENT, meaning: 'illegal polling time' }],
-  // 40100 UNAUTHORIZED / 40300 FORBIDDEN: ACL refused the credentials or the operation.
-  [40100, { code: ErrorCode.PERMISSION_DENIED, meaning: 'unauthorized' }],
-  [40300, { code: ErrorCode.PERMISSION_DENIED, meaning: 'forbidden' }],
+  // 40001 ILLEGAL_ACCESS_POINT: the endpoint or namespace given does not match the proxy's (ACL 2.0 / a
+  // namespaced instance). A configuration error.
+  [40001, { code: ErrorCode.INVALID_ARGUMENT, meaning: 'illegal access point (endpoint or namespace)' }],
+  // 40100 UNAUTHORIZED (client: UnauthorizedException): the proxy's ACL refused the credentials — no access key,
+  // an unknown one, or a wrong signature (a wrong secret). Not retriable: connect() ends on it at once.
+  [40100, { code: ErrorCode.PERMISSION_DENIED, meaning: 'unauthorized (credentials refused)' }],
+  // 40200 PAYMENT_REQUIRED (PaymentRequiredException): a hosted instance refuses an account in arrears.
+  [40200, { code: ErrorCode.PERMISSION_DENIED, meaning: 'payment required by the service' }],
+  // 40300 FORBIDDEN (ForbiddenException): authenticated, but the ACL does not allow the operation on this
+  // topic or group (Pub on a send, Sub on a receive or an ack).
+  [40300, { code: ErrorCode.PERMISSION_DENIED, meaning: 'forbidden (the ACL refuses this operation)' }],
   // 40400 NOT_FOUND / 40402 TOPIC_NOT_FOUND / 40403 CONSUMER_GROUP_NOT_FOUND: declare the topology first.
   // Not retriable: a re-send cannot create the topic (gRPC clients never auto-create topics). The driver makes a
   // send's NOT_FOUND retriable for a topic it has seen exist: the broker holding it is restarting behind the proxy.
@@ -122,7 +130,8 @@ export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<numbe
   ['remoting:2', { code: ErrorCode.UNAVAILABLE, meaning: 'system busy' }],
   // 14 SERVICE_NOT_AVAILABLE: broker shutting down or a slave.
   ['remoting:14', { code: ErrorCode.UNAVAILABLE, meaning: 'service not available' }],
-  // 16 NO_PERMISSION: ACL or a read-only broker.
+  // 16 NO_PERMISSION (ResponseCode.NO_PERMISSION): the broker's ACL refused the admin's request, or the broker
+  // or topic is not writable / readable (perm).
   ['remoting:16', { code: ErrorCode.PERMISSION_DENIED, meaning: 'no permission' }],
   // 17 TOPIC_NOT_EXIST / 26 SUBSCRIPTION_GROUP_NOT_EXIST.
   ['remoting:17', { code: ErrorCode.NOT_FOUND, meaning: 'topic does not exist' }],

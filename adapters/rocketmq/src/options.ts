@@ -1,6 +1,16 @@
 // The options of the RocketMQ driver, their defaults, and their validation (once, in the factory).
 import type { Logger } from '@lossless/core';
-import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import {
+  addressSecrets,
+  checkOptions,
+  describeKind,
+  ErrorCode,
+  HOST,
+  LosslessError,
+  type OptionShape,
+  redactAddress,
+  Secrets,
+} from '@lossless/core/driver';
 
 export interface RocketMqDriverOptions {
   /** The gRPC proxy, `host:port` (several separated by ';'). What rocketmq-client-nodejs connects to. */
@@ -45,6 +55,7 @@ export interface ResolvedOptions {
   readonly awaitDurationMs: number;
   readonly requestTimeoutMs: number;
   readonly replicated: boolean;
+  readonly logger: Logger | undefined;
 }
 
 export const DEFAULTS = {
@@ -60,54 +71,96 @@ export const DEFAULTS = {
 export const MIN_INVISIBLE_MS = 10_000;
 export const MAX_INVISIBLE_MS = 12 * 3600_000;
 
+/** Checked by hand (`addressList`): an address may carry user info or a token pasted by mistake. */
+const ADDRESSES = { type: 'any' } as const;
+
+/** What `rocketmq()` accepts: checked by core's checkOptions (unknown keys, types, ranges; addresses hidden). */
+export const OPTIONS_SHAPE: OptionShape = {
+  endpoints: ADDRESSES,
+  namesrv: ADDRESSES,
+  cluster: { type: 'string', minLength: 1, maxLength: 255 },
+  namespace: { type: 'string', minLength: 0, maxLength: 255 },
+  maxMessageBytes: { type: 'integer', min: 1, max: 2 ** 31 - 1 },
+  invisibleDurationMs: { type: 'integer', min: MIN_INVISIBLE_MS, max: MAX_INVISIBLE_MS },
+  awaitDurationMs: { type: 'integer', min: 1_000, max: 60_000 },
+  requestTimeoutMs: { type: 'integer', min: 1_000, max: 120_000 },
+  replicated: { type: 'boolean' },
+  logger: {
+    type: 'custom',
+    check: (v: unknown) =>
+      v !== null &&
+      typeof v === 'object' &&
+      ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
+        ? undefined
+        : 'a Logger (an object with debug, info, warn and error functions)',
+  },
+};
+
 function invalid(message: string): LosslessError {
-  return new LosslessError(ErrorCode.INVALID_ARGUMENT, `rocketmq: ${message}`, { broker: 'rocketmq' });
+  return new LosslessError(ErrorCode.INVALID_ARGUMENT, `rocketmq(): ${message}`, { broker: 'rocketmq' });
 }
 
-function int(name: string, v: unknown, min: number, max: number, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalid(`${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
-  }
-  return v;
-}
-
-/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT. */
-export function resolveOptions(options: RocketMqDriverOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') throw invalid('options must be an object');
-  for (const key of ['endpoints', 'namesrv'] as const) {
-    const v = options[key];
-    if (typeof v !== 'string' || !/^[^;\s]+:\d+(;[^;\s]+:\d+)*$/.test(v)) {
-      throw invalid(`${key} must be 'host:port' (several separated by ';'), got ${JSON.stringify(v)}`);
+/**
+ * Every secret the options may carry. The driver takes no credentials yet (ACL access keys come with the
+ * TLS/SASL issue, which adds `sessionCredentials.accessSecret` and `securityToken` here); user info pasted into
+ * an address counts. Never throws.
+ */
+export function optionSecrets(options: unknown): Secrets {
+  const found: string[] = [];
+  try {
+    const o = options as { endpoints?: unknown; namesrv?: unknown } | null;
+    for (const v of [o?.endpoints, o?.namesrv]) {
+      if (typeof v === 'string') for (const part of v.split(';')) found.push(...addressSecrets(part));
     }
+  } catch {
+    // a getter or Proxy that throws: checkOptions reports it
   }
+  return new Secrets(found);
+}
+
+/** Checks `host:port[;host:port…]`; the message quotes only the parts that are a plain `host:port`. */
+function addressList(key: string, v: unknown): void {
+  if (v === undefined) throw invalid(`${key} is required: 'host:port' (several separated by ';')`);
+  if (typeof v !== 'string' || v.length > 4_096) {
+    throw invalid(`${key} must be a 'host:port' string (several separated by ';'), got ${describeKind(v)}`);
+  }
+  const ok = v.split(';').every((part) => {
+    const colon = part.lastIndexOf(':');
+    const port = part.slice(colon + 1);
+    return colon > 0 && HOST.test(part.slice(0, colon)) && /^\d{1,5}$/.test(port) && Number(port) <= 65_535;
+  });
+  if (!ok) {
+    throw invalid(
+      `${key} must be 'host:port' (several separated by ';'), got ${v.split(';').map(redactAddress).join(';')}`,
+    );
+  }
+}
+
+/** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
+export function resolveOptions(input: RocketMqDriverOptions): ResolvedOptions {
+  const secrets = optionSecrets(input);
+  try {
+    return resolve(input);
+  } catch (error) {
+    throw secrets.scrub(error);
+  }
+}
+
+function resolve(input: RocketMqDriverOptions): ResolvedOptions {
+  const options = checkOptions<Partial<RocketMqDriverOptions>>('rocketmq()', input, OPTIONS_SHAPE, {
+    broker: 'rocketmq',
+  });
+  for (const key of ['endpoints', 'namesrv'] as const) addressList(key, options[key]);
   return {
-    endpoints: options.endpoints,
-    namesrv: options.namesrv,
+    endpoints: options.endpoints!,
+    namesrv: options.namesrv!,
     cluster: options.cluster ?? DEFAULTS.cluster,
     namespace: options.namespace ?? DEFAULTS.namespace,
-    maxMessageBytes: int(
-      'maxMessageBytes',
-      options.maxMessageBytes,
-      1,
-      2 ** 31 - 1,
-      DEFAULTS.maxMessageBytes,
-    ),
-    invisibleDurationMs: int(
-      'invisibleDurationMs',
-      options.invisibleDurationMs,
-      MIN_INVISIBLE_MS,
-      MAX_INVISIBLE_MS,
-      DEFAULTS.invisibleDurationMs,
-    ),
-    awaitDurationMs: int('awaitDurationMs', options.awaitDurationMs, 1_000, 60_000, DEFAULTS.awaitDurationMs),
-    requestTimeoutMs: int(
-      'requestTimeoutMs',
-      options.requestTimeoutMs,
-      1_000,
-      120_000,
-      DEFAULTS.requestTimeoutMs,
-    ),
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+    invisibleDurationMs: options.invisibleDurationMs ?? DEFAULTS.invisibleDurationMs,
+    awaitDurationMs: options.awaitDurationMs ?? DEFAULTS.awaitDurationMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     replicated: options.replicated ?? false,
+    logger: options.logger,
   };
 }

@@ -5,7 +5,14 @@
 // exactly by id.
 import { randomUUID } from 'node:crypto';
 import { rocketmq as rocketmqBroker } from '@lossless/brokers';
-import { type Bus, connect, type Delivery, LosslessError, silentLogger } from '@lossless/core';
+import {
+  type Bus,
+  connect,
+  type Delivery,
+  isLosslessError,
+  type LosslessError,
+  silentLogger,
+} from '@lossless/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { consumerGroupName, type RocketMqDriver, type RocketMqDriverOptions, rocketmq } from './index.js';
 
@@ -40,7 +47,7 @@ async function rejection(promise: Promise<unknown>): Promise<LosslessError> {
   try {
     await promise;
   } catch (error) {
-    if (error instanceof LosslessError) return error;
+    if (isLosslessError(error)) return error;
     throw error;
   }
   throw new Error('expected a rejection, but it resolved');

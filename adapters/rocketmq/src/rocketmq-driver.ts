@@ -4,6 +4,7 @@
 // retries nothing: core does (see @lossless/core/driver).
 import { format } from 'node:util';
 import { consoleLogger, type Logger } from '@lossless/core';
+import type { Secrets } from '@lossless/core/driver';
 import {
   type Capabilities,
   type DeliverySink,
@@ -29,7 +30,12 @@ import { type ConsumerHost, RocketMqSubscription } from './consumer.js';
 import { classifyNative, whileBrokerRestarts } from './error-table.js';
 import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName } from './naming.js';
-import { type ResolvedOptions, type RocketMqDriverOptions, resolveOptions } from './options.js';
+import {
+  optionSecrets,
+  type ResolvedOptions,
+  type RocketMqDriverOptions,
+  resolveOptions,
+} from './options.js';
 import { guardTelemetry } from './telemetry-guard.js';
 
 /** Queues of a topic declared without `partitions`. */
@@ -44,6 +50,13 @@ const PROBE_INTERVAL_MS = 2_000;
 const ROUTE_WAIT_MS = 60_000;
 /** How long subscribe() retries starting a consumer while the proxy is unreachable (e.g. just restarted), ms. */
 const CONSUMER_START_WAIT_MS = 60_000;
+
+/** What a connect attempt may be refused with that no retry changes (see connectOnce). */
+const REFUSALS: ReadonlySet<string> = new Set([
+  ErrorCode.PERMISSION_DENIED,
+  ErrorCode.INVALID_ARGUMENT,
+  ErrorCode.UNSUPPORTED,
+]);
 
 /** The driver, with the admin it uses for topology (for tooling and tests). */
 export interface RocketMqDriver extends Driver {
@@ -66,6 +79,8 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   private readonly options: ResolvedOptions;
   private readonly logger: Logger;
   private readonly clientLogger: ILogger;
+  /** What the driver must never print (none yet: the ACL issue adds the access-key secret). */
+  private readonly secrets: Secrets;
   private producer: Producer | undefined;
   private healthState: Health = { state: 'connecting', since: Date.now() };
   private everConnected = false;
@@ -86,8 +101,9 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
 
   constructor(options: RocketMqDriverOptions) {
     this.options = resolveOptions(options);
-    this.logger = options.logger ?? consoleLogger;
-    this.clientLogger = clientLogger(options.logger);
+    this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
+    this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
+    this.clientLogger = clientLogger(this.options.logger && this.secrets.logger(this.options.logger));
     this.invisibleDurationMs = this.options.invisibleDurationMs;
     this.awaitDurationMs = this.options.awaitDurationMs;
     this.requestTimeoutMs = this.options.requestTimeoutMs;
@@ -112,6 +128,20 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   // --- connection and health ---------------------------------------------------------------------------------
 
   async connect(signal: AbortSignal): Promise<void> {
+    try {
+      await this.connectOnce(signal);
+    } catch (error) {
+      throw this.secrets.scrub(error);
+    }
+  }
+
+  /**
+   * Starts the producer and asks the proxy for a route until it answers. A refusal no retry can change — the
+   * proxy's UNAUTHORIZED (40100) / FORBIDDEN (40300) / PAYMENT_REQUIRED (40200), gRPC UNAUTHENTICATED (16) /
+   * PERMISSION_DENIED (7), an illegal access point, an endpoint that is no RocketMQ 5 proxy — ends connect() at
+   * once with that error instead of UNAVAILABLE at the deadline.
+   */
+  private async connectOnce(signal: AbortSignal): Promise<void> {
     this.setState('connecting');
     // A producer without topics starts without touching the network; routes are fetched per topic on use.
     const producer = new Producer({
@@ -137,6 +167,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       }
       const outcome = await this.probe(Math.min(this.options.requestTimeoutMs, 3_000));
       if (outcome === undefined) break;
+      if (REFUSALS.has(outcome.code) && !outcome.retriable) throw outcome;
       last = outcome;
       await sleep(250, signal);
     }
@@ -192,11 +223,14 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   }
 
   health(): Health {
-    return this.healthState;
+    const { reason } = this.healthState;
+    return reason === undefined
+      ? this.healthState
+      : { ...this.healthState, reason: this.secrets.text(reason) };
   }
 
   classify(error: unknown): LosslessError | undefined {
-    return classifyNative(error);
+    return this.secrets.scrub(classifyNative(error));
   }
 
   private requireOpen(): Producer {
@@ -511,17 +545,16 @@ function internal(what: string, cause: unknown): LosslessError {
   );
 }
 
+/** Sleeps `ms`, or less when `signal` aborts; leaves no listener behind on the signal (connect() loops on it). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }
 

@@ -29,3 +29,12 @@ export type {
 } from './driver.js';
 export type { ErrorContext, ErrorMapper, ErrorRow } from './error-mapping.js';
 export { errorMapper } from './error-mapping.js';
+export {
+  addressSecrets,
+  describeKind,
+  HOST,
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  redactAddress,
+  Secrets,
+} from './secrets.js';
