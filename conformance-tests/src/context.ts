@@ -9,7 +9,8 @@ import {
   connect,
   type Delivery,
   type Handler,
-  LosslessError,
+  isLosslessError,
+  type LosslessError,
   type OutgoingMessage,
   type Subscription,
   silentLogger,
@@ -38,6 +39,40 @@ export function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new ConformanceFailure(message);
 }
 
+/**
+ * Waits for `event` at most `timeoutMs`; past that the case fails now, saying what it was waiting for — a case
+ * never runs into the runner's global timeout because a driver stayed silent.
+ */
+export async function waitFor<T>(
+  what: string | (() => string),
+  event: Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      event,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const said = typeof what === 'string' ? what : what();
+          reject(new ConformanceFailure(`waited ${timeoutMs} ms for ${said}, in vain`));
+        }, timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A promise with its resolve function, for events a handler signals. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 /** Expects `promise` to reject with a LosslessError of `code`; returns the error. */
 export async function expectCode(
   promise: Promise<unknown>,
@@ -52,17 +87,31 @@ export async function expectCode(
   }
   check(outcome !== undefined, `${what}: expected a ${code} error, but it succeeded`);
   check(
-    outcome instanceof LosslessError,
+    isLosslessError(outcome),
     `${what}: expected a LosslessError ${code}, got ${outcome instanceof Error ? `${outcome.name}: ${outcome.message}` : String(outcome)}`,
   );
   check(outcome.code === code, `${what}: expected ${code}, got ${outcome.code} (${outcome.message})`);
   return outcome;
 }
 
+/**
+ * Makes the broker refuse chosen records (P13). An adapter that can offers it as a `sendFaults` member (not yet
+ * declared on ConformanceAdapter); without one the case is skipped with that reason.
+ */
+export interface SendFaults {
+  /**
+   * From now on, each record sent to the broker is passed to `pick`: a result refuses that record with a
+   * NACKED of that retriability (the rest of its batch is stored as usual). Returns a function that stops it.
+   */
+  refuse(pick: (topic: string, id: string) => { retriable: boolean } | undefined): () => void;
+}
+
 /** Counts what core asks of the driver, for cases that check the driver was (not) used. */
 export interface DriverSpy {
   sends: number;
   recordsSent: number;
+  /** The most records one send carried. */
+  largestBatch: number;
   /** Deliveries handed out and not yet settled, per subscribe call, and the most ever at once. */
   unsettled: number;
   maxUnsettled: number;
@@ -70,7 +119,14 @@ export interface DriverSpy {
 }
 
 function spy(driver: Driver): { driver: Driver; spy: DriverSpy } {
-  const s: DriverSpy = { sends: 0, recordsSent: 0, unsettled: 0, maxUnsettled: 0, prefetch: 0 };
+  const s: DriverSpy = {
+    sends: 0,
+    recordsSent: 0,
+    largestBatch: 0,
+    unsettled: 0,
+    maxUnsettled: 0,
+    prefetch: 0,
+  };
   const wrapped: Driver = {
     name: driver.name,
     capabilities: driver.capabilities,
@@ -79,6 +135,7 @@ function spy(driver: Driver): { driver: Driver; spy: DriverSpy } {
     send: (topic, records, progress) => {
       s.sends++;
       s.recordsSent += records.length;
+      s.largestBatch = Math.max(s.largestBatch, records.length);
       return driver.send(topic, records, progress);
     },
     subscribe: (options, sink) => {
@@ -172,11 +229,45 @@ export class CaseContext {
 
   /** Opens a bus on a fresh driver (spied); it is closed after the case. */
   async bus(options: ConnectOptions & { driver?: Driver } = {}): Promise<Bus & { spy: DriverSpy }> {
-    const raw = options.driver ?? (await this.adapter.createDriver({ settings: this.settings }));
+    const { driver: given, ...connectOptions } = options;
+    const raw = given ?? (await this.adapter.createDriver({ settings: this.settings }));
     const { driver, spy: s } = spy(raw);
-    const bus = await connect(driver, { logger: silentLogger, ...options });
+    const bus = await connect(driver, { logger: silentLogger, ...connectOptions });
     this.buses.push(bus);
     return Object.assign(bus, { spy: s });
+  }
+
+  /** waitFor() bounded by the adapter's delivery timeout unless told otherwise. */
+  waitFor<T>(
+    what: string | (() => string),
+    event: Promise<T>,
+    timeoutMs = this.deliveryTimeoutMs,
+  ): Promise<T> {
+    return waitFor(what, event, timeoutMs);
+  }
+
+  /** Waits until `condition` holds (checked every 20 ms), failing after `timeoutMs` with what it waited for. */
+  async poll(what: string | (() => string), condition: () => boolean, timeoutMs = this.deliveryTimeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() >= deadline) {
+        throw new ConformanceFailure(
+          `waited ${timeoutMs} ms for ${typeof what === 'string' ? what : what()}, in vain`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The adapter's way to make the broker refuse one record, or a skip that says there is none. */
+  sendFaults(): SendFaults {
+    const faults = (this.adapter as ConformanceAdapter & { sendFaults?: SendFaults }).sendFaults;
+    skipUnless(
+      faults,
+      'the adapter cannot make its broker refuse a single record of a batch (it offers no sendFaults hook), so ' +
+        'per-record outcomes inside a batch are not proven here',
+    );
+    return faults;
   }
 
   /** A driver behind a network the case can cut; closed after the case. */
@@ -239,7 +330,7 @@ export class CaseContext {
             ledger.confirm(id);
             options.onConfirm?.(ledger.confirmed.size);
           } catch (error) {
-            ledger.reject(id, error instanceof LosslessError ? error.code : 'NOT_A_LOSSLESS_ERROR');
+            ledger.reject(id, isLosslessError(error) ? error.code : 'NOT_A_LOSSLESS_ERROR');
           }
         }
       }),

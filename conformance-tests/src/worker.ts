@@ -1,11 +1,68 @@
-// A consumer or producer in its own process, so that a case can SIGKILL it (R1, F7). The parent passes the
+// A consumer or producer in its own process, so that a case can SIGKILL it (R1, R5, F7). The parent passes the
 // adapter module and the broker settings in LOSSLESS_CONFORMANCE_WORKER; the worker reports what it did over IPC.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BrokerSettings } from '@lossless/brokers';
-import { connect, silentLogger } from '@lossless/core';
+import {
+  connect,
+  type Delivery,
+  type OutgoingMessage,
+  type Subscription,
+  silentLogger,
+} from '@lossless/core';
 import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import type { ConformanceAdapter } from './adapter.js';
+
+/**
+ * The message the outbox producer publishes as number `i` (F7): every field set, so that the consumer can check
+ * that a replay from the outbox carries the same key, timestamp and headers.
+ */
+export function outboxMessage(idPrefix: string, i: number): OutgoingMessage & { id: string } {
+  return {
+    id: `${idPrefix}-${i}`,
+    key: `customer-ü-${i % 13}`,
+    timestamp: Date.UTC(2025, 0, 1) + i,
+    headers: { type: 'OrderPlaced', seq: String(i), ünï: '✓ 世界', empty: '' },
+    body: `order ${idPrefix}-${i}`,
+  };
+}
+
+/**
+ * A handler that takes `hold` deliveries at once, then finishes the last `finish` of them one by one from the
+ * newest back (each ack lands before the one of an older delivery), and never finishes the older rest (R5).
+ * `acked` reads how many acks the subscription completed; `onFinished` gets the finished ids once all are acked.
+ */
+export function outOfOrderHandler(options: {
+  hold: number;
+  finish: number;
+  acked: () => number;
+  onReceived?: (id: string) => void;
+  onFinished: (ids: string[]) => void;
+}) {
+  const order: string[] = [];
+  const gates: (() => void)[] = [];
+  const finishInReverse = async () => {
+    const finished: string[] = [];
+    for (let i = options.hold - 1; i >= options.hold - options.finish; i--) {
+      const before = options.acked();
+      gates[i]!();
+      finished.push(order[i]!);
+      while (options.acked() <= before) await new Promise((r) => setTimeout(r, 5));
+    }
+    options.onFinished(finished);
+  };
+  return async (d: Delivery) => {
+    const i = order.length;
+    order.push(d.id);
+    options.onReceived?.(d.id);
+    const gate = new Promise<void>((r) => {
+      gates[i] = r;
+    });
+    if (order.length === options.hold) void finishInReverse();
+    if (i < options.hold - options.finish) await new Promise(() => {}); // held until the consumer dies
+    await gate;
+  };
+}
 
 export type WorkerSpec = {
   adapterModule: string;
@@ -17,6 +74,13 @@ export type WorkerSpec = {
       subscription: string;
       /** Deliveries the consumer takes and never settles. */
       hold: number;
+    }
+  | {
+      /** Takes `hold` deliveries, acks the newest `finish` newest-first, holds the rest until killed (R5). */
+      role: 'out-of-order-consumer';
+      subscription: string;
+      hold: number;
+      finish: number;
     }
   | {
       /** Publishes `count` messages through a durable outbox ('accepted' mode) and never stops by itself. */
@@ -35,6 +99,7 @@ export type WorkerSpec = {
 export type WorkerEvent =
   | { type: 'ready' }
   | { type: 'received'; id: string }
+  | { type: 'finished'; ids: string[] }
   | { type: 'accepted'; id: string; outboxSize: number }
   | { type: 'flushed'; replayed: number }
   | { type: 'error'; message: string };
@@ -76,6 +141,23 @@ async function main(spec: WorkerSpec): Promise<void> {
     send({ type: 'ready' });
     return;
   }
+  if (spec.role === 'out-of-order-consumer') {
+    const bus = await connect(driver, { logger: silentLogger });
+    let sub: Subscription | undefined;
+    const handler = outOfOrderHandler({
+      hold: spec.hold,
+      finish: spec.finish,
+      acked: () => sub?.stats.acked ?? 0,
+      onReceived: (id) => send({ type: 'received', id }),
+      onFinished: (ids) => send({ type: 'finished', ids }),
+    });
+    sub = await bus.subscribe(spec.topic, spec.subscription, handler, {
+      concurrency: spec.hold,
+      prefetch: spec.hold,
+    });
+    send({ type: 'ready' });
+    return;
+  }
   const store = lmdbOutbox({ path: spec.outboxPath });
   const bus = await connect(driver, { logger: silentLogger, outbox: { store, resolveOn: 'accepted' } });
   if (spec.role === 'outbox-replayer') {
@@ -89,9 +171,9 @@ async function main(spec: WorkerSpec): Promise<void> {
   await Promise.all(
     Array.from({ length: 16 }, async () => {
       while (next < spec.count) {
-        const id = `${spec.idPrefix}-${next++}`;
-        await bus.publish(spec.topic, { id, body: `order ${id}` });
-        send({ type: 'accepted', id, outboxSize: bus.outboxSize });
+        const message = outboxMessage(spec.idPrefix, next++);
+        await bus.publish(spec.topic, message);
+        send({ type: 'accepted', id: message.id, outboxSize: bus.outboxSize });
       }
     }),
   );

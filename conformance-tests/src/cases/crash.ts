@@ -1,8 +1,72 @@
-// R1–R4: consumers that die, come and go, rebalance, or settle too late — nothing may be lost.
-import { check, skipUnless } from '../context.js';
+// R1–R5: consumers that die, come and go, rebalance, settle too late, or finish out of order — nothing may be
+// lost.
+import type { Subscription } from '@lossless/core';
+import { type CaseContext, check, deferred, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
-import { startWorker } from '../worker.js';
+import { outOfOrderHandler, startWorker } from '../worker.js';
 import type { ConformanceCase } from './case.js';
+
+/**
+ * R5's consumer: takes `hold` messages at once, acks the newest `finish` newest-first, dies holding the rest.
+ * Where the broker is its own process, the consumer is a child process killed with SIGKILL; otherwise a bus in
+ * this process whose driver is closed under it. Resolves with the finished ids, once the consumer is dead.
+ */
+async function outOfOrderThenDie(
+  ctx: CaseContext,
+  topic: string,
+  hold: number,
+  finish: number,
+): Promise<string[]> {
+  const what = (n: number) =>
+    `the consumer to take ${hold} messages at once and ack the newest ${finish} newest-first (it took ${n})`;
+  const received = new Set<string>();
+  const done = deferred<string[]>();
+  if (ctx.capabilities.externalProcess && ctx.adapter.module) {
+    let failure: string | undefined;
+    const worker = startWorker(
+      {
+        adapterModule: ctx.adapter.module,
+        settings: ctx.settings,
+        role: 'out-of-order-consumer',
+        topic,
+        subscription: 's',
+        hold,
+        finish,
+      },
+      (e) => {
+        if (e.type === 'received') received.add(e.id);
+        if (e.type === 'finished') done.resolve(e.ids);
+        if (e.type === 'error') {
+          failure = e.message;
+          done.resolve([]);
+        }
+      },
+    );
+    ctx.cleanups.push(() => worker.kill());
+    const finished = await ctx.waitFor(() => what(received.size), done.promise);
+    check(!failure, `the consumer process failed: ${failure}`);
+    await worker.kill();
+    return finished;
+  }
+  const bus = await ctx.bus();
+  let sub: Subscription | undefined;
+  const handler = outOfOrderHandler({
+    hold,
+    finish,
+    acked: () => sub?.stats.acked ?? 0,
+    onReceived: (id) => received.add(id),
+    onFinished: (ids) => done.resolve(ids),
+  });
+  sub = await bus.subscribe(topic, 's', handler, {
+    concurrency: hold,
+    prefetch: hold,
+    shutdownTimeoutMs: 100,
+  });
+  ctx.subscriptions.push(sub);
+  const finished = await ctx.waitFor(() => what(received.size), done.promise);
+  await ctx.crash(bus);
+  return finished;
+}
 
 export const crashCases: ConformanceCase[] = [
   {
@@ -137,7 +201,7 @@ export const crashCases: ConformanceCase[] = [
         },
         { shutdownTimeoutMs: 100, onError: (e) => reported(e.code) },
       );
-      await running;
+      await ctx.waitFor('the handler to start', running);
       await sub.close(); // gives up on the handler: its delivery goes stale
       release(); // the handler now resolves and core tries to ack
       const code = await Promise.race([
@@ -147,6 +211,32 @@ export const crashCases: ConformanceCase[] = [
       check(code === 'STALE_DELIVERY', `a late ack reported ${code}, expected STALE_DELIVERY`);
       const again = await ctx.drainUntilSentinel(await ctx.bus(), topic, 's', { expect: [receipt.id] });
       check(again.includes(receipt.id), 'the message whose ack went stale was not redelivered');
+    },
+  },
+  {
+    id: 'R5',
+    title:
+      'handlers finish out of order (newest first), then the consumer dies: every unfinished message comes back',
+    category: 'crash',
+    timeoutMs: 180_000,
+    async run(ctx) {
+      const bus = await ctx.bus();
+      // One partition / queue: offsets are consecutive, so committing the highest acked one would skip the rest.
+      const { topic } = await ctx.topic(bus, 't', ['s'], { partitions: 1 });
+      const ledger = new Ledger();
+      await ctx.publishMany(bus, topic, 10, ledger, { callers: 1 });
+      check(ledger.confirmed.size === 10, `only ${ledger.confirmed.size} of 10 publishes confirmed`);
+      const finished = await outOfOrderThenDie(ctx, topic, 10, 5);
+      check(finished.length === 5, `the consumer finished ${finished.length} messages, expected 5`);
+      for (const id of finished) ledger.receive(id);
+      const unfinished = [...ledger.confirmed].filter((id) => !finished.includes(id));
+      const again = new Set<string>();
+      await ctx.consume(await ctx.bus(), topic, 's', ledger, { handler: (d) => void again.add(d.id) });
+      await ctx.expectAllDelivered(ledger, {
+        what: 'after the consumer died with newer messages acked first',
+      });
+      for (const id of unfinished)
+        check(again.has(id), `message ${id}, older than messages acked before it, never came back`);
     },
   },
 ];

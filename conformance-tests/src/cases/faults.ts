@@ -1,14 +1,16 @@
-// F1–F7: the broker killed or restarted, the network cut, the broker unreachable, confirms that never come,
-// pushback, and a producer process that dies with unconfirmed messages.
+// F1–F8: the broker killed or restarted, the network cut, the broker unreachable, confirms that never come,
+// pushback, a producer process that dies with unconfirmed messages, and a broker silent for longer than the
+// client's own timeouts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LosslessError } from '@lossless/core';
+import { isLosslessError } from '@lossless/core';
 import { check, expectCode, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
-import { startWorker } from '../worker.js';
+import { outboxMessage, startWorker } from '../worker.js';
 import type { ConformanceCase } from './case.js';
+import { checkSameMessage } from './messages.js';
 
 /** A loopback port where nothing listens. */
 async function deadPort(): Promise<number> {
@@ -173,7 +175,7 @@ export const faultCases: ConformanceCase[] = [
       const outcomes = Array.from({ length: 1_000 }, (_, i) =>
         bus.publish(topic, { body: `m${i}` }).then(
           () => 'confirmed',
-          (e: unknown) => (e instanceof LosslessError ? e.code : 'untyped'),
+          (e: unknown) => (isLosslessError(e) ? e.code : 'untyped'),
         ),
       );
       check(bus.pendingConfirms <= 50, `${bus.pendingConfirms} unconfirmed messages held with maxPending 50`);
@@ -258,11 +260,86 @@ export const faultCases: ConformanceCase[] = [
       ]);
       check(!failure, `the restarted producer failed: ${failure}`);
       check(replayed !== undefined, 'the restarted producer did not empty its outbox in time');
-      await ctx.consume(await ctx.bus(), topic, 's', ledger);
+      // A replayed message is the message the producer published: key, timestamp and every header included.
+      let changed: string | undefined;
+      await ctx.consume(await ctx.bus(), topic, 's', ledger, {
+        handler: (d) => {
+          if (changed || !d.id.startsWith(`${idPrefix}-`)) return;
+          const m = outboxMessage(idPrefix, Number(d.id.slice(idPrefix.length + 1)));
+          const sent = {
+            id: m.id,
+            key: m.key!,
+            timestamp: m.timestamp!,
+            headers: m.headers!,
+            body: new TextEncoder().encode(m.body as string),
+          };
+          try {
+            checkSameMessage(`message ${d.id} after the outbox replay`, d, sent);
+          } catch (error) {
+            changed = (error as Error).message;
+          }
+        },
+      });
       await ctx.expectAllDelivered(ledger, {
         what: `after SIGKILL with ~${heldAtKill} messages in the outbox`,
       });
+      check(!changed, changed ?? '');
       check(replayed > 0, 'nothing was left unconfirmed in the outbox at the kill, so nothing was proven');
+    },
+  },
+  {
+    id: 'F8',
+    title:
+      'the broker is silent for 10 s, then drops the connection: no publish resolves in the silence, all end confirmed or typed',
+    category: 'faults',
+    timeoutMs: 120_000,
+    async run(ctx) {
+      const silenceMs = 10_000;
+      const confirmTimeoutMs = 30_000;
+      const link = await ctx.faultyLink();
+      const bus = await ctx.bus({ driver: link.driver, publish: { confirmTimeoutMs } });
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const ledger = new Ledger();
+      ledger.expect([(await bus.publish(topic, { body: 'before the silence' })).id]);
+      await link.cut('blackhole');
+      let silent = true;
+      const resolvedInSilence: string[] = [];
+      const tag = ctx.name('m');
+      const outcomes = Array.from({ length: 20 }, (_, i) => {
+        const id = `${tag}-${i}`;
+        ledger.attempt(id);
+        return bus.publish(topic, { id, body: `sent into the silence ${i}` }).then(
+          () => {
+            if (silent) resolvedInSilence.push(id);
+            ledger.confirm(id);
+          },
+          (e: unknown) => ledger.reject(id, isLosslessError(e) ? e.code : 'NOT_A_LOSSLESS_ERROR'),
+        );
+      });
+      // The fault itself lasts this long — longer than a client's request timeouts and heartbeats.
+      await new Promise((r) => setTimeout(r, silenceMs));
+      silent = false;
+      check(
+        resolvedInSilence.length === 0,
+        `${resolvedInSilence.length} publishes resolved while the broker answered nothing (${resolvedInSilence[0]}…)`,
+      );
+      await link.cut('reset');
+      await new Promise((r) => setTimeout(r, 1_000));
+      await link.restore();
+      await ctx.waitFor(
+        () =>
+          `every publish made in the silence to end confirmed or rejected (${ledger.confirmed.size} confirmed, ` +
+          `${ledger.rejected.size} rejected of 20)`,
+        Promise.all(outcomes),
+        confirmTimeoutMs + 15_000,
+      );
+      for (const code of ledger.rejected.values())
+        check(code !== 'NOT_A_LOSSLESS_ERROR', 'an untyped rejection');
+      const after = await bus.publish(topic, { body: 'after the silence' });
+      ledger.attempt(after.id);
+      ledger.confirm(after.id);
+      await ctx.consume(await ctx.bus(), topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger, { what: 'after the silence and the reset' });
     },
   },
 ];

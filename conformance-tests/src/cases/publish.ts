@@ -1,30 +1,68 @@
 // P1–P11: what a publish promises — bytes and headers round-trip, validation before sending, a durable confirm
 // that survives SIGKILL of the broker, typed errors (unroutable, cancelled, too large, closed), per-entry batch
 // results, no loss under concurrency, per-key order.
-import type { Delivery } from '@lossless/core';
-import { check, expectCode, skipUnless } from '../context.js';
+import { type Delivery, Limits } from '@lossless/core';
+import { type CaseContext, check, expectCode, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
 import type { ConformanceCase } from './case.js';
+import { headerBytes, headersOfSize, patternBytes, patternText, sameBytes } from './messages.js';
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+/**
+ * Header bytes the adapter says its broker carries: core's limits, unless the driver declares a smaller
+ * `maxHeaderBytes` (not yet a Capabilities member; RocketMQ's proxy takes 16 KiB of properties, amqplib a 64 KiB
+ * header table).
+ */
+function headerBudget(ctx: CaseContext): number {
+  const declared = (ctx.capabilities as { maxHeaderBytes?: number }).maxHeaderBytes;
+  const core = Limits.headersMax * (Limits.headerValueMaxBytes + Limits.headerNameMaxBytes);
+  return typeof declared === 'number' && declared > 0 ? Math.min(declared, core) : core;
+}
+
+/** Publishes one message with `headers` and a body that fills the rest of maxMessageBytes; checks every byte. */
+async function roundTripHeaders(ctx: CaseContext, what: string, headers: Record<string, string>) {
+  const bus = await ctx.bus();
+  const { topic } = await ctx.topic(bus, 't', ['s']);
+  const body = patternBytes(ctx.capabilities.maxMessageBytes - headerBytes(headers), what.length);
+  const { id } = await bus.publish(topic, { headers, body });
+  let got: Delivery | undefined;
+  const ledger = new Ledger();
+  ledger.expect([id]);
+  await ctx.consume(bus, topic, 's', ledger, {
+    handler: (d) => {
+      got = d;
+    },
+  });
+  await ctx.expectAllDelivered(ledger);
+  const d = got!;
+  const missing = Object.keys(headers).filter((h) => d.headers[h] === undefined);
+  check(missing.length === 0, `${what}: ${missing.length} headers were dropped (${missing.slice(0, 4)}…)`);
+  for (const [h, v] of Object.entries(headers)) {
+    const arrived = d.headers[h]!;
+    check(
+      arrived === v,
+      `${what}: header ${h} of ${v.length} bytes arrived with ${Buffer.byteLength(arrived)} bytes or changed`,
+    );
+  }
+  check(sameBytes(d.body, body), `${what}: the body of ${body.byteLength} bytes changed`);
 }
 
 export const publishCases: ConformanceCase[] = [
   {
     id: 'P1',
-    title: 'bodies round-trip byte for byte (empty, binary, UTF-8, large)',
+    title: 'bodies round-trip byte for byte (empty, binary, UTF-8, exactly maxMessageBytes)',
     category: 'publish',
     async run(ctx) {
       const bus = await ctx.bus();
       const { topic } = await ctx.topic(bus, 't', ['s']);
-      const large = new Uint8Array(Math.min(1024 * 1024, Math.floor(ctx.capabilities.maxMessageBytes / 2)));
-      for (let i = 0; i < large.length; i++) large[i] = (i * 7919) & 0xff;
+      // The largest body the adapter declares it carries (no headers: the whole limit is the body's), and one a
+      // little under it: a frame or fetch size that forgot the envelope breaks exactly there.
+      const max = ctx.capabilities.maxMessageBytes;
       const bodies: Record<string, Uint8Array> = {
         empty: new Uint8Array(0),
         binary: Uint8Array.from({ length: 256 }, (_, i) => i),
         utf8: new TextEncoder().encode('Grüße, 世界, 🚚 — ñ'),
-        large,
+        'at-the-limit': patternBytes(max, 1),
+        'just-under-the-limit': patternBytes(max - 1_000, 2),
       };
       const ids: Record<string, string> = {};
       for (const [name, body] of Object.entries(bodies)) ids[name] = (await bus.publish(topic, { body })).id;
@@ -299,6 +337,85 @@ export const publishCases: ConformanceCase[] = [
         const sorted = [...seq].sort((x, y) => x - y);
         check(seq.join() === sorted.join(), `key ${k} arrived out of order: ${seq.slice(0, 20).join(' ')}…`);
       }
+    },
+  },
+  {
+    id: 'P12',
+    title:
+      "a header value of core's largest size round-trips, with the body filling the rest of maxMessageBytes",
+    category: 'publish',
+    async run(ctx) {
+      const value = Math.min(Limits.headerValueMaxBytes, headerBudget(ctx) - 'big'.length);
+      const headers = { big: patternText(value, 3) };
+      await roundTripHeaders(ctx, 'one header value of Limits.headerValueMaxBytes', headers);
+    },
+  },
+  {
+    id: 'P13',
+    title: 'the broker refuses one record in the middle of a batch: each record gets its own outcome',
+    category: 'publish',
+    async run(ctx) {
+      const faults = ctx.sendFaults();
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const ids = Array.from({ length: 9 }, (_, i) => ctx.name(`b${i}`));
+      const refused = ids[3]!; // every time: the publish fails with the broker's refusal
+      const refusedOnce = ids[6]!; // the first time only: core re-sends it and it is confirmed
+      let refusedOnceYet = false;
+      const stop = faults.refuse((t, id) => {
+        if (t !== topic) return undefined;
+        if (id === refused) return { retriable: false };
+        if (id === refusedOnce && !refusedOnceYet) {
+          refusedOnceYet = true;
+          return { retriable: true };
+        }
+        return undefined;
+      });
+      ctx.cleanups.push(async () => stop());
+      const sendsBefore = bus.spy.sends;
+      const results = await bus.publishBatch(
+        topic,
+        ids.map((id, i) => ({ id, body: `record ${i}` })),
+      );
+      stop();
+      check(bus.spy.sends > sendsBefore, 'the batch never reached the driver');
+      check(
+        bus.spy.largestBatch >= ids.length,
+        `core sent the batch in pieces (${bus.spy.largestBatch} at most)`,
+      );
+      const shape = results.map((r) => (r.ok ? 'ok' : r.error.code)).join(',');
+      check(
+        shape === 'ok,ok,ok,NACKED,ok,ok,ok,ok,ok',
+        `per-record outcomes were ${shape}, expected only the 4th refused (NACKED)`,
+      );
+      const again = results[6]!;
+      check(
+        again.ok && again.receipt.attempts === 2,
+        `the record refused once was confirmed after ${again.ok ? again.receipt.attempts : 0} sends, expected 2`,
+      );
+      const ledger = new Ledger();
+      for (const [i, r] of results.entries()) {
+        ledger.attempt(ids[i]!);
+        if (r.ok) ledger.confirm(ids[i]!);
+        else ledger.reject(ids[i]!, r.error.code);
+      }
+      await ctx.consume(bus, topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger, { maxDuplicates: 0, what: 'the records the broker took' });
+    },
+  },
+  {
+    id: 'P14',
+    title: "core's most headers, as large as the message allows, round-trip with the body filling the rest",
+    category: 'publish',
+    async run(ctx) {
+      // As many headers as core allows, as large as each may be, within maxMessageBytes (1 KiB left for a body).
+      const total = Math.min(
+        Limits.headersMax * (3 + Limits.headerValueMaxBytes),
+        ctx.capabilities.maxMessageBytes - 1_024,
+        headerBudget(ctx),
+      );
+      const headers = headersOfSize(Limits.headersMax, total, 5);
+      await roundTripHeaders(ctx, `${Limits.headersMax} headers of ${total} bytes in all`, headers);
     },
   },
 ];

@@ -1,8 +1,14 @@
 // Deliberately broken drivers ("mutants"): each wraps a correct driver and breaks one promise the way real
 // adapters have broken it. The suite-strength test runs the whole catalog against each and requires that the
 // cases listed in `caughtBy` fail — proof that the suite notices that kind of message loss.
-import { ErrorCode, type LosslessError } from '@lossless/core';
-import type { DeliverySink, Driver, DriverDelivery, SendOutcome } from '@lossless/core/driver';
+import { ErrorCode, type LosslessError, ReservedHeader } from '@lossless/core';
+import type {
+  DeliverySink,
+  Driver,
+  DriverDelivery,
+  DriverSubscription,
+  SendOutcome,
+} from '@lossless/core/driver';
 
 export interface Mutant {
   name: string;
@@ -50,6 +56,55 @@ function delivery(d: DriverDelivery, parts: Partial<DriverDelivery>): DriverDeli
 }
 
 const noop = async () => {};
+
+/** Bytes of a delivery as the broker's frame holds them: body plus header names and values. */
+function envelopeBytes(d: DriverDelivery): number {
+  let n = d.body.byteLength;
+  for (const [k, v] of Object.entries(d.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+function headerTotal(headers: Readonly<Record<string, string>>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+/** A driver whose subscriptions run `onClose` (with the subscription's own state) before really closing — on
+ * the subscription's close and on the driver's (a dead connection). */
+function onSubscriptionClose<S>(
+  base: Driver,
+  setup: (sink: DeliverySink) => { sink: DeliverySink; state: S },
+  onClose: (state: S) => Promise<void>,
+): Driver {
+  const open = new Set<() => Promise<void>>();
+  return override(base, {
+    subscribe: async (o, sink) => {
+      const { sink: wrapped, state } = setup(sink);
+      const sub = await base.subscribe(o, wrapped);
+      let closed = false;
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        open.delete(close);
+        await onClose(state);
+      };
+      open.add(close);
+      const result: DriverSubscription = {
+        stop: () => sub.stop(),
+        close: async () => {
+          await close();
+          await sub.close();
+        },
+      };
+      return result;
+    },
+    close: async () => {
+      await Promise.all([...open].map((c) => c()));
+      await base.close();
+    },
+  });
+}
 
 /** `d`, reporting its settlement to `done` first (for mutants that track what is still unsettled). */
 function settledInto(d: DriverDelivery, done: () => void): DriverDelivery {
@@ -265,5 +320,333 @@ export const mutants: readonly Mutant[] = [
     bug: 'acks a message it should dead-letter, so it vanishes instead of being parked',
     caughtBy: ['C7'],
     wrap: (base) => mapDeliveries(base, (d, sink) => sink(delivery(d, { deadLetter: () => d.ack() }))),
+  },
+  {
+    name: 'drop-near-limit-bodies',
+    bug: 'skips (and acks) a message within 1 KiB of maxMessageBytes: its fetch buffer forgot the envelope',
+    caughtBy: ['P1', 'P12', 'P14'],
+    wrap: (base) => {
+      const max = base.capabilities.maxMessageBytes;
+      return mapDeliveries(base, (d, sink) => {
+        if (envelopeBytes(d) > max - 1_024) void d.ack().catch(() => {});
+        else sink(d);
+      });
+    },
+  },
+  {
+    name: 'corrupt-near-limit-bodies',
+    bug: 'a body within 16 KiB of maxMessageBytes arrives with its last 4 KiB zeroed (the last frame is lost)',
+    caughtBy: ['P1'],
+    wrap: (base) => {
+      const max = base.capabilities.maxMessageBytes;
+      return mapDeliveries(base, (d, sink) => {
+        if (d.body.byteLength <= max - 16_384) return sink(d);
+        const body = new Uint8Array(d.body);
+        body.fill(0, body.byteLength - 4_096);
+        sink(delivery(d, { body }));
+      });
+    },
+  },
+  {
+    name: 'truncate-long-header-values',
+    bug: 'header values longer than 8 KiB are cut to 8 KiB (a per-property size limit of the encoding)',
+    caughtBy: ['P12', 'P14'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(d.headers)) {
+          headers[k] = Buffer.byteLength(v) > 8_192 ? Buffer.from(v).subarray(0, 8_192).toString() : v;
+        }
+        sink(delivery(d, { headers }));
+      }),
+  },
+  {
+    name: 'drop-headers-when-large',
+    bug: 'sends no headers when they add up to more than 128 KiB (they would not fit the protocol’s header frame)',
+    caughtBy: ['P14'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) =>
+        sink(headerTotal(d.headers) > 131_072 ? delivery(d, { headers: {} }) : d),
+      ),
+  },
+  {
+    name: 'drop-empty-headers-on-redelivery',
+    bug: 'a redelivered copy loses headers whose value is empty (the retry path forgets the empty-value workaround)',
+    caughtBy: ['C11'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => {
+        if (d.attempt === 1) return sink(d);
+        const headers = Object.fromEntries(Object.entries(d.headers).filter(([, v]) => v !== ''));
+        sink(delivery(d, { headers }));
+      }),
+  },
+  {
+    name: 'reset-timestamp-on-redelivery',
+    bug: 'a redelivery carries the time of the retry, not the message’s timestamp (the retry copy is re-stamped)',
+    caughtBy: ['C11', 'C12'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => sink(d.attempt > 1 ? delivery(d, { timestamp: Date.now() }) : d)),
+  },
+  {
+    name: 'lose-key-on-retry',
+    bug: 'a redelivered message has no key (the retry copy is produced without it)',
+    caughtBy: ['C11', 'C12'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => sink(d.attempt > 1 ? delivery(d, { key: undefined }) : d)),
+  },
+  {
+    name: 'lose-key-on-dead-letter',
+    bug: 'a dead letter has no key (the dead-letter copy is produced without it)',
+    caughtBy: ['C7', 'C13'],
+    wrap: (base) =>
+      override(base, {
+        subscribe: (o, sink) =>
+          base.subscribe(o, (d) => sink(o.deadLetters ? delivery(d, { key: undefined }) : d)),
+      }),
+  },
+  {
+    name: 'reset-timestamp-on-dead-letter',
+    bug: 'a dead letter carries the time it was dead-lettered instead of the message’s timestamp',
+    caughtBy: ['C7'],
+    wrap: (base) =>
+      override(base, {
+        subscribe: (o, sink) =>
+          base.subscribe(o, (d) => sink(o.deadLetters ? delivery(d, { timestamp: Date.now() }) : d)),
+      }),
+  },
+  {
+    name: 'drop-dead-letter-origin',
+    bug: 'a dead letter does not say where it came from or why (no origin and reason headers)',
+    caughtBy: ['C7'],
+    wrap: (base) =>
+      override(base, {
+        subscribe: (o, sink) =>
+          base.subscribe(o, (d) => {
+            if (!o.deadLetters) return sink(d);
+            const {
+              [ReservedHeader.ORIGINAL_TOPIC]: _topic,
+              [ReservedHeader.DEAD_LETTER_REASON]: _reason,
+              ...headers
+            } = d.headers;
+            sink(delivery(d, { headers }));
+          }),
+      }),
+  },
+  {
+    name: 'ack-multiple',
+    bug: 'an ack also settles every earlier unsettled delivery of the consumer (AMQP basic.ack with multiple)',
+    caughtBy: ['R5'],
+    wrap: (base) =>
+      override(base, {
+        subscribe: (o, sink) => {
+          const unsettled: DriverDelivery[] = []; // in delivery order: the channel's delivery tags
+          const forget = (d: DriverDelivery) => {
+            const i = unsettled.indexOf(d);
+            if (i >= 0) unsettled.splice(i, 1);
+          };
+          return base.subscribe(o, (d) => {
+            unsettled.push(d);
+            sink(
+              delivery(d, {
+                ack: async () => {
+                  const i = unsettled.indexOf(d);
+                  if (i < 0) return; // an earlier multiple-ack took it already
+                  await Promise.all(unsettled.splice(0, i + 1).map((x) => x.ack().catch(() => {})));
+                },
+                nack: (x) => {
+                  forget(d);
+                  return d.nack(x);
+                },
+                deadLetter: (x) => {
+                  forget(d);
+                  return d.deadLetter(x);
+                },
+              }),
+            );
+          });
+        },
+      }),
+  },
+  {
+    name: 'commit-highest-acked-on-close',
+    bug: 'on close (or a dead connection) commits the highest acked offset, skipping older unfinished messages',
+    caughtBy: ['R5'],
+    wrap: (base) =>
+      onSubscriptionClose(
+        base,
+        (sink) => {
+          const state = { seq: 0, highest: -1, open: new Map<DriverDelivery, number>() };
+          return {
+            state,
+            sink: (d) => {
+              const seq = state.seq++;
+              state.open.set(d, seq);
+              sink(
+                delivery(
+                  settledInto(d, () => state.open.delete(d)),
+                  {
+                    ack: () => {
+                      state.open.delete(d);
+                      state.highest = Math.max(state.highest, seq);
+                      return d.ack();
+                    },
+                  },
+                ),
+              );
+            },
+          };
+        },
+        async (state) => {
+          for (const [d, seq] of state.open) if (seq < state.highest) await d.ack().catch(() => {}); // "offset highest + 1"
+          state.open.clear();
+        },
+      ),
+  },
+  {
+    name: 'give-up-after-8-attempts',
+    bug: 'after 8 attempts a nack drops the message (a hard-coded retry cap instead of maxDeliveries)',
+    caughtBy: ['C12'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => sink(d.attempt >= 8 ? delivery(d, { nack: () => d.ack() }) : d)),
+  },
+  {
+    name: 'broker-delivery-limit-20',
+    bug: 'the broker dead-letters at its own default delivery limit (20), not the subscription’s maxDeliveries',
+    caughtBy: ['C12'],
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) =>
+        sink(d.attempt >= 20 ? delivery(d, { nack: (x) => d.deadLetter({ error: x.error }) }) : d),
+      ),
+  },
+  {
+    name: 'lose-dead-letter-in-flight-on-close',
+    bug: 'the dead-letter copy lingers in a producer buffer while the original counts as settled; close drops it',
+    caughtBy: ['C13'],
+    wrap: (base) =>
+      onSubscriptionClose(
+        base,
+        (sink) => {
+          const lingering = new Map<DriverDelivery, NodeJS.Timeout>();
+          return {
+            state: lingering,
+            sink: (d) =>
+              sink(
+                delivery(d, {
+                  deadLetter: async (x) => {
+                    const timer = setTimeout(() => {
+                      lingering.delete(d);
+                      void d.deadLetter(x).catch(() => {});
+                    }, 100);
+                    lingering.set(d, timer);
+                  },
+                }),
+              ),
+          };
+        },
+        async (lingering) => {
+          for (const [d, timer] of lingering) {
+            clearTimeout(timer);
+            await d.ack().catch(() => {}); // the offset is committed; the unsent copy dies with the producer
+          }
+          lingering.clear();
+        },
+      ),
+  },
+  {
+    name: 'lose-delayed-redelivery-on-close',
+    bug: 'a delayed nack waits in a driver-side timer; close cancels the timers and commits what they held',
+    caughtBy: ['C14'],
+    wrap: (base) =>
+      onSubscriptionClose(
+        base,
+        (sink) => {
+          const waiting = new Map<DriverDelivery, NodeJS.Timeout>();
+          return {
+            state: waiting,
+            sink: (d) =>
+              sink(
+                delivery(d, {
+                  nack: async (x) => {
+                    if (x.delayMs <= 0) return d.nack(x);
+                    const timer = setTimeout(() => {
+                      waiting.delete(d);
+                      void d.nack({ delayMs: 0, error: x.error }).catch(() => {});
+                    }, x.delayMs);
+                    waiting.set(d, timer);
+                  },
+                }),
+              ),
+          };
+        },
+        async (waiting) => {
+          for (const [d, timer] of waiting) {
+            clearTimeout(timer);
+            await d.ack().catch(() => {});
+          }
+          waiting.clear();
+        },
+      ),
+  },
+  {
+    name: 'confirm-on-request-timeout',
+    bug: 'a send the broker has not answered for 5 s is reported confirmed (no news taken for good news)',
+    caughtBy: ['F8'],
+    wrap: (base) =>
+      override(base, {
+        send: (topic, records, progress) => {
+          let timer: NodeJS.Timeout | undefined;
+          const answer = base.send(topic, records, progress);
+          const assumed = new Promise<SendOutcome[]>((resolve) => {
+            timer = setTimeout(() => resolve(records.map(() => ({ ok: true }) as SendOutcome)), 5_000);
+            timer.unref();
+          });
+          answer.catch(() => {});
+          return Promise.race([answer.finally(() => clearTimeout(timer)), assumed]);
+        },
+      }),
+  },
+  {
+    name: 'one-outcome-per-batch',
+    bug: 'reports the outcome of the last record for every record of a batch (reads one status per response)',
+    caughtBy: ['P13'],
+    wrap: (base) =>
+      override(base, {
+        send: async (topic, records) => {
+          const outcomes = await base.send(topic, records);
+          return outcomes.map(() => outcomes[outcomes.length - 1]!);
+        },
+      }),
+  },
+  {
+    name: 'failures-listed-last',
+    bug: 'collects successes and failures of a batch in two lists and concatenates them: outcomes shift',
+    caughtBy: ['P13'],
+    wrap: (base) =>
+      override(base, {
+        send: async (topic, records) => {
+          const outcomes = await base.send(topic, records);
+          return [...outcomes.filter((o) => o.ok), ...outcomes.filter((o) => !o.ok)];
+        },
+      }),
+  },
+  {
+    name: 'refusal-fails-whole-batch',
+    bug: 'one refused record fails the whole batch, though the broker stored the others',
+    caughtBy: ['P13'],
+    wrap: (base) =>
+      override(base, {
+        send: async (topic, records) => {
+          const outcomes = await base.send(topic, records);
+          const refused = outcomes.find((o) => !o.ok);
+          if (refused && !refused.ok) throw refused.error;
+          return outcomes;
+        },
+      }),
+  },
+  {
+    name: 'never-delivers',
+    bug: 'subscribes but never hands a message over (a consumer stuck joining its group)',
+    caughtBy: ['T2', 'P1', 'C1', 'C2', 'C7', 'C11', 'C12', 'R5'],
+    wrap: (base) => override(base, { subscribe: (o) => base.subscribe(o, () => {}) }),
   },
 ];
