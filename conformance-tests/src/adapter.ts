@@ -19,6 +19,15 @@ export interface FaultyLink {
   close(): Promise<void>;
 }
 
+/** Makes the broker refuse chosen records of a batch (P13). */
+export interface SendFaults {
+  /**
+   * From now on, each record sent to the broker is passed to `pick`: a result refuses that record with a
+   * NACKED of that retriability (the rest of its batch is stored as usual). Returns a function that stops it.
+   */
+  refuse(pick: (topic: string, id: string) => { retriable: boolean } | undefined): () => void;
+}
+
 export interface ConformanceAdapter {
   /** Shown in the report, e.g. "rabbitmq". */
   name: string;
@@ -37,6 +46,11 @@ export interface ConformanceAdapter {
    * producer process with SIGKILL). Absent: those cases are skipped with that reason.
    */
   module?: string;
+  /**
+   * Makes the broker refuse single records of a batch (P13). Absent (no real broker can be told to refuse one
+   * record): P13 is skipped with that reason.
+   */
+  sendFaults?: SendFaults;
   /** How long a case waits for deliveries before it counts the missing as lost, ms. Default 30,000. */
   deliveryTimeoutMs?: number;
   /**

@@ -17,7 +17,7 @@ import {
   type Topology,
 } from '@lossless/core';
 import type { Capabilities, Driver, DriverDelivery } from '@lossless/core/driver';
-import type { BrokerControl, ConformanceAdapter, FaultyLink } from './adapter.js';
+import type { BrokerControl, ConformanceAdapter, FaultyLink, SendFaults } from './adapter.js';
 import { Ledger, type LedgerSummary } from './ledger.js';
 
 /** A case failed: the message says what a user would have observed. */
@@ -94,17 +94,7 @@ export async function expectCode(
   return outcome;
 }
 
-/**
- * Makes the broker refuse chosen records (P13). An adapter that can offers it as a `sendFaults` member (not yet
- * declared on ConformanceAdapter); without one the case is skipped with that reason.
- */
-export interface SendFaults {
-  /**
-   * From now on, each record sent to the broker is passed to `pick`: a result refuses that record with a
-   * NACKED of that retriability (the rest of its batch is stored as usual). Returns a function that stops it.
-   */
-  refuse(pick: (topic: string, id: string) => { retriable: boolean } | undefined): () => void;
-}
+export type { SendFaults } from './adapter.js';
 
 /** Counts what core asks of the driver, for cases that check the driver was (not) used. */
 export interface DriverSpy {
@@ -261,7 +251,7 @@ export class CaseContext {
 
   /** The adapter's way to make the broker refuse one record, or a skip that says there is none. */
   sendFaults(): SendFaults {
-    const faults = (this.adapter as ConformanceAdapter & { sendFaults?: SendFaults }).sendFaults;
+    const faults = this.adapter.sendFaults;
     skipUnless(
       faults,
       'the adapter cannot make its broker refuse a single record of a batch (it offers no sendFaults hook), so ' +

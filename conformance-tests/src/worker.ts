@@ -107,7 +107,9 @@ export type WorkerEvent =
 /** Starts a worker process; `onEvent` sees what it reports. */
 export function startWorker(spec: WorkerSpec, onEvent: (e: WorkerEvent) => void) {
   const child = fork(fileURLToPath(import.meta.url), [], {
-    execArgv: ['--conditions=@lossless/source', '--import', 'tsx'],
+    // From this repository's sources, the child needs tsx and the source condition; installed from a registry
+    // (compiled JavaScript, no tsx), it runs as it is.
+    execArgv: import.meta.url.endsWith('.ts') ? ['--conditions=@lossless/source', '--import', 'tsx'] : [],
     env: { ...process.env, LOSSLESS_CONFORMANCE_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

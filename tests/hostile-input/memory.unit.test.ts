@@ -9,6 +9,8 @@ it('survives generated junk on every public call: typed errors only, nothing los
     {
       name: 'memory',
       driver: () => memoryDriver({ broker }),
+      factory: (junk) => memoryDriver(junk as never),
+      factoryInputs: [{ brokr: broker }, { maxMessageBytes: -1 }, { broker: {} }, { network: 'cut' }, {}],
       secret: 'S3cr3t-#-lossless',
       settleBoundMs: 5_000,
       deliveryBoundMs: 5_000,

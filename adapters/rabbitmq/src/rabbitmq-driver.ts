@@ -138,6 +138,10 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
     this.capabilities = {
       maxMessageBytes: this.options.maxMessageBytes,
+      // amqplib encodes the header table into a 64 KiB buffer ("Encoded field table exceeds the 65536 byte
+      // encoding buffer", found by conformance P14): leave room for each field's type and length bytes and for
+      // the x-lossless-* headers the driver adds.
+      maxHeaderBytes: 60 * 1024,
       unroutable: true, // mandatory publishes come back as basic.return
       nativeRedeliveryDelay: false, // AMQP 0-9-1 has no delayed requeue: core holds the message for the delay
       deadLetters: true, // the `.dlq` queue, read with subscribe(..., { deadLetters: true })

@@ -22,8 +22,9 @@ export interface RocketMqDriverOptions {
   /** RocketMQ namespace of the clients (prefixes resource names on the proxy). Default ''. */
   namespace?: string;
   /**
-   * Largest message (body + headers) core lets through, bytes. Default 4 MiB: the proxy's `maxMessageSize`
-   * for the body and the broker's `maxMessageSize`. Headers are further limited to 16 KiB by the proxy.
+   * Largest message (body + headers) core lets through, bytes. Default and maximum 4 MiB − 64 KiB: the broker
+   * takes 4 MiB, but the client receives at most 4 MiB per gRPC frame (see MAX_DELIVERABLE_BYTES). Headers are
+   * further limited to 15 KiB (the proxy takes 16 KiB of properties).
    */
   maxMessageBytes?: number;
   /**
@@ -58,10 +59,18 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
 }
 
+/**
+ * The largest message (body + headers) a consumer can receive. rocketmq-client-nodejs opens its gRPC channel with
+ * grpc-js's default 4 MiB receive limit, and a received message carries its body, properties and system
+ * properties in one frame: a message of exactly the broker's 4 MiB was confirmed and then never delivered
+ * (conformance P1). 64 KiB below 4 MiB leaves room for the 15 KiB of headers and the system properties.
+ */
+export const MAX_DELIVERABLE_BYTES = 4 * 1024 * 1024 - 64 * 1024;
+
 export const DEFAULTS = {
   cluster: 'DefaultCluster',
   namespace: '',
-  maxMessageBytes: 4 * 1024 * 1024,
+  maxMessageBytes: MAX_DELIVERABLE_BYTES,
   invisibleDurationMs: 30_000,
   awaitDurationMs: 5_000,
   requestTimeoutMs: 5_000,
@@ -80,7 +89,7 @@ export const OPTIONS_SHAPE: OptionShape = {
   namesrv: ADDRESSES,
   cluster: { type: 'string', minLength: 1, maxLength: 255 },
   namespace: { type: 'string', minLength: 0, maxLength: 255 },
-  maxMessageBytes: { type: 'integer', min: 1, max: 2 ** 31 - 1 },
+  maxMessageBytes: { type: 'integer', min: 1, max: MAX_DELIVERABLE_BYTES },
   invisibleDurationMs: { type: 'integer', min: MIN_INVISIBLE_MS, max: MAX_INVISIBLE_MS },
   awaitDurationMs: { type: 'integer', min: 1_000, max: 60_000 },
   requestTimeoutMs: { type: 'integer', min: 1_000, max: 120_000 },

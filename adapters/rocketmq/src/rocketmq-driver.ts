@@ -114,6 +114,9 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     });
     this.capabilities = {
       maxMessageBytes: this.options.maxMessageBytes,
+      // The proxy refuses more than 16 KiB of user properties (code 43101, found by conformance P12/P14); the
+      // driver's own properties take part of it.
+      maxHeaderBytes: 15 * 1024,
       unroutable: false,
       nativeRedeliveryDelay: true,
       deadLetters: true,

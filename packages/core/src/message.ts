@@ -170,7 +170,12 @@ const EMPTY_HEADERS: Headers = Object.freeze({}) as Headers;
  * Validates an outgoing message and builds the record a driver sends. Throws INVALID_ARGUMENT or TOO_LARGE;
  * never sends. `maxBytes` is the broker's (or the configured) limit for the body plus headers.
  */
-export function buildRecord(topic: string, message: OutgoingMessage, maxBytes: number): MessageRecord {
+export function buildRecord(
+  topic: string,
+  message: OutgoingMessage,
+  maxBytes: number,
+  maxHeaderBytes = Number.POSITIVE_INFINITY,
+): MessageRecord {
   if (message === null || typeof message !== 'object') {
     throw invalidArgument(`a message must be an object with a body, got ${describe(message)}`, { topic });
   }
@@ -212,8 +217,17 @@ export function buildRecord(topic: string, message: OutgoingMessage, maxBytes: n
     );
   }
   const headers = validateHeaders(message.headers, topic);
-  let size = bytes.byteLength;
-  for (const name in headers) size += byteLength(name) + byteLength(headers[name]!);
+  let headerSize = 0;
+  for (const name in headers) headerSize += byteLength(name) + byteLength(headers[name]!);
+  if (headerSize > maxHeaderBytes) {
+    throw new LosslessError(
+      ErrorCode.TOO_LARGE,
+      `headers of ${headerSize} bytes (names + values) exceed the ${maxHeaderBytes} bytes this broker carries for ` +
+        `topic '${topic}': move large values into the body`,
+      { topic, ...(id ? { messageId: id } : {}) },
+    );
+  }
+  const size = bytes.byteLength + headerSize;
   if (size > maxBytes) {
     throw new LosslessError(
       ErrorCode.TOO_LARGE,

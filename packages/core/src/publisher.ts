@@ -200,6 +200,9 @@ export class Publisher {
   private flushScheduled = false;
   private closed = false;
 
+  /** The driver's header budget (Capabilities.maxHeaderBytes), or no limit beyond core's own. */
+  private readonly maxHeaderBytes: number;
+
   /** The outbox in front of the send path, when the bus has one. */
   private readonly outbox: OutboxPublisher | undefined;
 
@@ -208,6 +211,8 @@ export class Publisher {
     private readonly config: PublishConfig,
     outbox?: { options: OutboxOptions; logger: Logger },
   ) {
+    const declared = driver.capabilities.maxHeaderBytes;
+    this.maxHeaderBytes = typeof declared === 'number' && declared > 0 ? declared : Number.POSITIVE_INFINITY;
     this.outbox = outbox
       ? new OutboxPublisher(outbox.options, config, outbox.logger, (t, r, s) => this.sendRecord(t, r, s))
       : undefined;
@@ -248,7 +253,7 @@ export class Publisher {
     try {
       signal = options === undefined ? undefined : signalOf(options, topic);
       if (signal?.aborted) return Promise.reject(cancelledError(reasonOf(signal), { topic }));
-      record = buildRecord(topic, message, this.config.maxMessageBytes);
+      record = buildRecord(topic, message, this.config.maxMessageBytes, this.maxHeaderBytes);
     } catch (error) {
       return Promise.reject(
         isLosslessError(error)

@@ -13,6 +13,12 @@ export interface Capabilities {
   /** Largest message (body + headers, bytes) the broker accepts as configured. Core rejects larger with TOO_LARGE. */
   maxMessageBytes: number;
   /**
+   * Largest total of header names and values (bytes) the broker and client carry, when that is below core's own
+   * limits (64 headers of 16 KiB): RocketMQ's proxy takes 16 KiB of user properties, amqplib encodes a header
+   * table of at most 64 KiB. Core rejects more with TOO_LARGE before anything is sent. Absent: core's limits.
+   */
+  maxHeaderBytes?: number;
+  /**
    * The broker reports a message that no subscription takes (RabbitMQ `mandatory`). When false, a topic keeps
    * every message whether or not a subscription exists (Kafka, RocketMQ), so there is no unroutable message.
    */

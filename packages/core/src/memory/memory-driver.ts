@@ -15,6 +15,7 @@ import type {
 import { closedError, ErrorCode, isLosslessError, LosslessError } from '../errors.js';
 import { type MessageRecord, ReservedHeader } from '../message.js';
 import type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
+import { checkOptions, type OptionShape } from '../validate.js';
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const CONFIRMED: SendOutcome = Object.freeze({ ok: true });
@@ -299,6 +300,18 @@ export interface MemoryDriverOptions {
   network?: MemoryNetwork;
 }
 
+const MEMORY_OPTIONS_SHAPE: OptionShape = {
+  broker: {
+    type: 'custom',
+    check: (v) => (v instanceof MemoryBroker ? undefined : 'a MemoryBroker'),
+  },
+  maxMessageBytes: { type: 'integer', min: 1, max: 2 ** 31 - 1 },
+  network: {
+    type: 'custom',
+    check: (v) => (v instanceof MemoryNetwork ? undefined : 'a MemoryNetwork'),
+  },
+};
+
 class MemoryDriver implements Driver {
   readonly name = 'memory';
   readonly capabilities: Capabilities;
@@ -466,7 +479,10 @@ class MemoryDriver implements Driver {
 }
 
 /** A driver for an in-process broker. Pass the same `broker` to several drivers to share it. */
-export function memoryDriver(options: MemoryDriverOptions = {}): Driver & { readonly broker: MemoryBroker } {
+export function memoryDriver(given?: MemoryDriverOptions): Driver & { readonly broker: MemoryBroker } {
+  const options = checkOptions<MemoryDriverOptions>('memoryDriver()', given, MEMORY_OPTIONS_SHAPE, {
+    broker: 'memory',
+  });
   return new MemoryDriver(
     options.broker ?? new MemoryBroker(),
     options.maxMessageBytes ?? 4 * 1024 * 1024,
