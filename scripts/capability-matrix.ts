@@ -35,6 +35,8 @@ const rows: [keyof Capabilities, string][] = [
   ['replication', 'every message on more than one node'],
   ['staleAckDetection', 'a stale ack is reported (STALE_DELIVERY)'],
   ['retainsBeforeSubscription', 'a new subscription sees older messages'],
+  ['storesSubscriptionSettings', 'another maxDeliveries on re-declaring is a CONFLICT'],
+  ['maxHeaderBytes', "largest headers (names + values), below core's limits"],
 ];
 
 const columns: [string, Capabilities | undefined][] = [];
@@ -58,6 +60,8 @@ const cell = (v: unknown) =>
 console.log(`| capability | ${columns.map(([n]) => n).join(' | ')} |`);
 console.log(`| --- | ${columns.map(() => '---').join(' | ')} |`);
 for (const [key, label] of rows) {
-  console.log(`| ${label} | ${columns.map(([, c]) => cell(c?.[key])).join(' | ')} |`);
+  const shown = (c: Capabilities | undefined) =>
+    c !== undefined && c[key] === undefined ? (key === 'maxHeaderBytes' ? "core's" : 'no') : cell(c?.[key]);
+  console.log(`| ${label} | ${columns.map(([, c]) => shown(c)).join(' | ')} |`);
 }
 process.exit(0);

@@ -104,6 +104,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
       externalProcess: true,
       replication: replicated, // refined at connect from the cluster's own description
       staleAckDetection: true, // deliveries of revoked partitions or closed subscriptions are rejected
+      storesSubscriptionSettings: false, // a consumer group stores no maxDeliveries
       retainsBeforeSubscription: true, // a new consumer group starts at the earliest retained offset
     };
     const user = this.options.socketFactory ?? defaultSocketFactory;

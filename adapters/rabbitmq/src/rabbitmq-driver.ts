@@ -149,6 +149,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       externalProcess: true,
       replication: this.options.replicated, // quorum queues on a cluster of more than one node
       staleAckDetection: true, // deliveries carry their channel generation
+      storesSubscriptionSettings: true, // the queue argument / marker exchanges hold maxDeliveries
       retainsBeforeSubscription: false, // an exchange keeps nothing: only bound queues receive messages
     };
   }

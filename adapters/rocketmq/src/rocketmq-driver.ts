@@ -124,6 +124,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       externalProcess: true,
       replication: this.options.replicated,
       staleAckDetection: true,
+      storesSubscriptionSettings: true, // the group's retryMaxTimes
       retainsBeforeSubscription: false,
     };
   }

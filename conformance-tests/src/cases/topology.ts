@@ -128,6 +128,18 @@ export const topologyCases: ConformanceCase[] = [
         'CONFLICT',
         're-declaring a topic with other partitions',
       );
+      if (ctx.capabilities.storesSubscriptionSettings) {
+        // Another process (a fresh bus knows nothing of the first declaration) asks for other maxDeliveries.
+        const other = await ctx.bus();
+        await expectCode(
+          other.declare({
+            topics: [{ name: topic, partitions: 2 }],
+            subscriptions: [{ name: 's', topic, maxDeliveries: 3 }],
+          }),
+          'CONFLICT',
+          're-declaring a subscription with another maxDeliveries from another bus',
+        );
+      }
       const ledger = new Ledger();
       await ctx.publishMany(bus, topic, 10, ledger);
       await ctx.consume(bus, topic, 's', ledger);

@@ -35,6 +35,12 @@ export interface Capabilities {
   replication: boolean;
   /** An ack after the delivery went stale is reported (R4) rather than silently ignored. */
   staleAckDetection: boolean;
+  /**
+   * The broker keeps a subscription's maxDeliveries, so re-declaring it with another value — from any process —
+   * is a CONFLICT. Absent or false (Kafka: a consumer group stores no such setting): the other value is accepted
+   * and the first process's setting is not enforced on the second.
+   */
+  storesSubscriptionSettings?: boolean;
   /** A subscription declared after messages were published receives them (the topic is a log). */
   retainsBeforeSubscription: boolean;
 }

@@ -333,6 +333,7 @@ class MemoryDriver implements Driver {
       externalProcess: false,
       replication: false,
       staleAckDetection: true,
+      storesSubscriptionSettings: true,
       retainsBeforeSubscription: false,
     };
   }
