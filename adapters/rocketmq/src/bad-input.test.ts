@@ -8,6 +8,7 @@ import { inspect } from 'node:util';
 import { connect, isLosslessError, type Logger } from '@lossless/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyNative, ERROR_TABLE, remotingErrorRow } from './error-table.js';
+import { MAX_DELIVERABLE_BYTES } from './options.js';
 import { rocketmq } from './rocketmq-driver.js';
 
 // The client's own grpc-js and generated service (a fake proxy needs the same wire format).
@@ -101,7 +102,7 @@ describe('rocketmq() options', () => {
 
   it('takes undefined as absent: the default applies', () => {
     const driver = rocketmq({ ...BASE, cluster: undefined, maxMessageBytes: undefined, logger: undefined });
-    expect(driver.capabilities.maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(driver.capabilities.maxMessageBytes).toBe(MAX_DELIVERABLE_BYTES);
   });
 });
 
