@@ -9,6 +9,7 @@ import type {
   DriverSubscription,
   SendOutcome,
 } from '@lossless/core/driver';
+import { mapDeliveries, onSettle, overrideDelivery, overrideDriver } from '../wrap-driver.js';
 
 export interface Mutant {
   name: string;
@@ -17,42 +18,6 @@ export interface Mutant {
   /** Cases that must fail against it (the suite may catch it elsewhere too). */
   caughtBy: readonly string[];
   wrap(driver: Driver): Driver;
-}
-
-/** A driver like `base` with some members replaced. */
-function override(base: Driver, parts: Partial<Driver>): Driver {
-  return {
-    name: base.name,
-    capabilities: base.capabilities,
-    connect: (s) => base.connect(s),
-    declare: (t) => base.declare(t),
-    send: (t, r, p) => base.send(t, r, p),
-    subscribe: (o, s) => base.subscribe(o, s),
-    health: () => base.health(),
-    classify: (e) => base.classify(e),
-    close: () => base.close(),
-    ...parts,
-  };
-}
-
-/** A driver whose deliveries pass through `change` on their way to core. */
-function mapDeliveries(base: Driver, change: (d: DriverDelivery, sink: DeliverySink) => void): Driver {
-  return override(base, { subscribe: (o, sink) => base.subscribe(o, (d) => change(d, sink)) });
-}
-
-function delivery(d: DriverDelivery, parts: Partial<DriverDelivery>): DriverDelivery {
-  return {
-    id: d.id,
-    key: d.key,
-    headers: d.headers,
-    body: d.body,
-    timestamp: d.timestamp,
-    attempt: d.attempt,
-    ack: () => d.ack(),
-    nack: (o) => d.nack(o),
-    deadLetter: (o) => d.deadLetter(o),
-    ...parts,
-  };
 }
 
 const noop = async () => {};
@@ -78,7 +43,7 @@ function onSubscriptionClose<S>(
   onClose: (state: S) => Promise<void>,
 ): Driver {
   const open = new Set<() => Promise<void>>();
-  return override(base, {
+  return overrideDriver(base, {
     subscribe: async (o, sink) => {
       const { sink: wrapped, state } = setup(sink);
       const sub = await base.subscribe(o, wrapped);
@@ -106,21 +71,6 @@ function onSubscriptionClose<S>(
   });
 }
 
-/** `d`, reporting its settlement to `done` first (for mutants that track what is still unsettled). */
-function settledInto(d: DriverDelivery, done: () => void): DriverDelivery {
-  const first =
-    <A extends unknown[]>(f: (...a: A) => Promise<void>) =>
-    (...a: A) => {
-      done();
-      return f(...a);
-    };
-  return delivery(d, {
-    ack: first(() => d.ack()),
-    nack: first((x: { delayMs: number; error: string }) => d.nack(x)),
-    deadLetter: first((x: { error: string }) => d.deadLetter(x)),
-  });
-}
-
 export const mutants: readonly Mutant[] = [
   {
     name: 'ack-before-handler',
@@ -129,7 +79,7 @@ export const mutants: readonly Mutant[] = [
     wrap: (base) =>
       mapDeliveries(base, (d, sink) => {
         void d.ack();
-        sink(delivery(d, { ack: noop, nack: noop, deadLetter: noop }));
+        sink(overrideDelivery(d, { ack: noop, nack: noop, deadLetter: noop }));
       }),
   },
   {
@@ -137,7 +87,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'reports a send as confirmed as soon as it is handed over, ignoring what the broker answers',
     caughtBy: ['T6', 'P5', 'F5'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) => {
           void base.send(topic, records).catch(() => {});
           return records.map(() => ({ ok: true }) as SendOutcome);
@@ -149,7 +99,7 @@ export const mutants: readonly Mutant[] = [
     bug: "reports each record confirmed (per-record progress) as it is handed over, before the broker's answer",
     caughtBy: ['T6', 'P5'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: (topic, records, progress) => {
           for (let i = 0; i < records.length; i++) progress?.(i, { ok: true });
           return base.send(topic, records);
@@ -161,7 +111,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'treats a returned (unroutable) message as confirmed, like a publish without `mandatory`',
     caughtBy: ['P5'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) =>
           (await base.send(topic, records)).map((o) =>
             !o.ok && o.error.code === ErrorCode.UNROUTABLE ? ({ ok: true } as SendOutcome) : o,
@@ -187,12 +137,12 @@ export const mutants: readonly Mutant[] = [
     bug: 'on closing a subscription (a rebalance), commits everything handed out, finished or not',
     caughtBy: ['C10', 'R4'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: async (o, sink) => {
           const open = new Set<DriverDelivery>();
           const sub = await base.subscribe(o, (d) => {
             open.add(d);
-            sink(settledInto(d, () => open.delete(d)));
+            sink(onSettle(d, () => open.delete(d)));
           });
           return {
             stop: () => sub.stop(),
@@ -208,14 +158,14 @@ export const mutants: readonly Mutant[] = [
     name: 'drop-on-nack',
     bug: 'a nack removes the message instead of redelivering it',
     caughtBy: ['C2', 'C3', 'C8'],
-    wrap: (base) => mapDeliveries(base, (d, sink) => sink(delivery(d, { nack: () => d.ack() }))),
+    wrap: (base) => mapDeliveries(base, (d, sink) => sink(overrideDelivery(d, { nack: () => d.ack() }))),
   },
   {
     name: 'forget-unconfirmed-on-reconnect',
     bug: 'when the connection drops, reports the sends it had in flight as confirmed instead of failing them',
     caughtBy: ['F3'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) => {
           try {
             return await base.send(topic, records);
@@ -232,7 +182,7 @@ export const mutants: readonly Mutant[] = [
     caughtBy: ['P2', 'C2', 'C7', 'T1'],
     wrap: (base) => {
       let n = 0;
-      return mapDeliveries(base, (d, sink) => sink(delivery(d, { id: `seq-${n++ % 1000}` })));
+      return mapDeliveries(base, (d, sink) => sink(overrideDelivery(d, { id: `seq-${n++ % 1000}` })));
     },
   },
   {
@@ -241,10 +191,10 @@ export const mutants: readonly Mutant[] = [
     caughtBy: ['C6'],
     wrap: (base) => {
       const held = new Set<DriverDelivery>();
-      return override(
+      return overrideDriver(
         mapDeliveries(base, (d, sink) => {
           held.add(d);
-          sink(settledInto(d, () => held.delete(d)));
+          sink(onSettle(d, () => held.delete(d)));
         }),
         {
           close: async () => {
@@ -259,14 +209,15 @@ export const mutants: readonly Mutant[] = [
     name: 'ignore-prefetch',
     bug: 'hands out every available message at once, ignoring the prefetch (flow-control) limit',
     caughtBy: ['C5'],
-    wrap: (base) => override(base, { subscribe: (o, s) => base.subscribe({ ...o, prefetch: 100_000 }, s) }),
+    wrap: (base) =>
+      overrideDriver(base, { subscribe: (o, s) => base.subscribe({ ...o, prefetch: 100_000 }, s) }),
   },
   {
     name: 'reorder-keys',
     bug: 'hands out deliveries in reversed windows of 8 (as concurrent fetchers may), breaking the order of a key',
     caughtBy: ['P11', 'C9'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: async (o, sink) => {
           let window: DriverDelivery[] = [];
           let timer: NodeJS.Timeout | undefined;
@@ -288,7 +239,7 @@ export const mutants: readonly Mutant[] = [
     name: 'lose-attempt-count',
     bug: 'reports every delivery as the first attempt',
     caughtBy: ['C2', 'C8'],
-    wrap: (base) => mapDeliveries(base, (d, sink) => sink(delivery(d, { attempt: 1 }))),
+    wrap: (base) => mapDeliveries(base, (d, sink) => sink(overrideDelivery(d, { attempt: 1 }))),
   },
   {
     name: 'duplicate-deliveries',
@@ -297,14 +248,14 @@ export const mutants: readonly Mutant[] = [
     wrap: (base) =>
       mapDeliveries(base, (d, sink) => {
         sink(d);
-        sink(delivery(d, { ack: noop, nack: noop, deadLetter: noop }));
+        sink(overrideDelivery(d, { ack: noop, nack: noop, deadLetter: noop }));
       }),
   },
   {
     name: 'drop-headers',
     bug: 'does not carry headers across the wire',
     caughtBy: ['P2', 'C2'],
-    wrap: (base) => mapDeliveries(base, (d, sink) => sink(delivery(d, { headers: {} }))),
+    wrap: (base) => mapDeliveries(base, (d, sink) => sink(overrideDelivery(d, { headers: {} }))),
   },
   {
     name: 'truncate-large-bodies',
@@ -312,14 +263,15 @@ export const mutants: readonly Mutant[] = [
     caughtBy: ['P1'],
     wrap: (base) =>
       mapDeliveries(base, (d, sink) =>
-        sink(delivery(d, { body: d.body.byteLength > 65_536 ? d.body.subarray(0, 65_536) : d.body })),
+        sink(overrideDelivery(d, { body: d.body.byteLength > 65_536 ? d.body.subarray(0, 65_536) : d.body })),
       ),
   },
   {
     name: 'drop-dead-letters',
     bug: 'acks a message it should dead-letter, so it vanishes instead of being parked',
     caughtBy: ['C7'],
-    wrap: (base) => mapDeliveries(base, (d, sink) => sink(delivery(d, { deadLetter: () => d.ack() }))),
+    wrap: (base) =>
+      mapDeliveries(base, (d, sink) => sink(overrideDelivery(d, { deadLetter: () => d.ack() }))),
   },
   {
     name: 'drop-near-limit-bodies',
@@ -343,7 +295,7 @@ export const mutants: readonly Mutant[] = [
         if (d.body.byteLength <= max - 16_384) return sink(d);
         const body = new Uint8Array(d.body);
         body.fill(0, body.byteLength - 4_096);
-        sink(delivery(d, { body }));
+        sink(overrideDelivery(d, { body }));
       });
     },
   },
@@ -357,7 +309,7 @@ export const mutants: readonly Mutant[] = [
         for (const [k, v] of Object.entries(d.headers)) {
           headers[k] = Buffer.byteLength(v) > 8_192 ? Buffer.from(v).subarray(0, 8_192).toString() : v;
         }
-        sink(delivery(d, { headers }));
+        sink(overrideDelivery(d, { headers }));
       }),
   },
   {
@@ -366,7 +318,7 @@ export const mutants: readonly Mutant[] = [
     caughtBy: ['P14'],
     wrap: (base) =>
       mapDeliveries(base, (d, sink) =>
-        sink(headerTotal(d.headers) > 131_072 ? delivery(d, { headers: {} }) : d),
+        sink(headerTotal(d.headers) > 131_072 ? overrideDelivery(d, { headers: {} }) : d),
       ),
   },
   {
@@ -377,7 +329,7 @@ export const mutants: readonly Mutant[] = [
       mapDeliveries(base, (d, sink) => {
         if (d.attempt === 1) return sink(d);
         const headers = Object.fromEntries(Object.entries(d.headers).filter(([, v]) => v !== ''));
-        sink(delivery(d, { headers }));
+        sink(overrideDelivery(d, { headers }));
       }),
   },
   {
@@ -385,23 +337,25 @@ export const mutants: readonly Mutant[] = [
     bug: 'a redelivery carries the time of the retry, not the message’s timestamp (the retry copy is re-stamped)',
     caughtBy: ['C11', 'C12'],
     wrap: (base) =>
-      mapDeliveries(base, (d, sink) => sink(d.attempt > 1 ? delivery(d, { timestamp: Date.now() }) : d)),
+      mapDeliveries(base, (d, sink) =>
+        sink(d.attempt > 1 ? overrideDelivery(d, { timestamp: Date.now() }) : d),
+      ),
   },
   {
     name: 'lose-key-on-retry',
     bug: 'a redelivered message has no key (the retry copy is produced without it)',
     caughtBy: ['C11', 'C12'],
     wrap: (base) =>
-      mapDeliveries(base, (d, sink) => sink(d.attempt > 1 ? delivery(d, { key: undefined }) : d)),
+      mapDeliveries(base, (d, sink) => sink(d.attempt > 1 ? overrideDelivery(d, { key: undefined }) : d)),
   },
   {
     name: 'lose-key-on-dead-letter',
     bug: 'a dead letter has no key (the dead-letter copy is produced without it)',
     caughtBy: ['C7', 'C13'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: (o, sink) =>
-          base.subscribe(o, (d) => sink(o.deadLetters ? delivery(d, { key: undefined }) : d)),
+          base.subscribe(o, (d) => sink(o.deadLetters ? overrideDelivery(d, { key: undefined }) : d)),
       }),
   },
   {
@@ -409,9 +363,9 @@ export const mutants: readonly Mutant[] = [
     bug: 'a dead letter carries the time it was dead-lettered instead of the message’s timestamp',
     caughtBy: ['C7'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: (o, sink) =>
-          base.subscribe(o, (d) => sink(o.deadLetters ? delivery(d, { timestamp: Date.now() }) : d)),
+          base.subscribe(o, (d) => sink(o.deadLetters ? overrideDelivery(d, { timestamp: Date.now() }) : d)),
       }),
   },
   {
@@ -419,7 +373,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'a dead letter does not say where it came from or why (no origin and reason headers)',
     caughtBy: ['C7'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: (o, sink) =>
           base.subscribe(o, (d) => {
             if (!o.deadLetters) return sink(d);
@@ -428,7 +382,7 @@ export const mutants: readonly Mutant[] = [
               [ReservedHeader.DEAD_LETTER_REASON]: _reason,
               ...headers
             } = d.headers;
-            sink(delivery(d, { headers }));
+            sink(overrideDelivery(d, { headers }));
           }),
       }),
   },
@@ -437,7 +391,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'an ack also settles every earlier unsettled delivery of the consumer (AMQP basic.ack with multiple)',
     caughtBy: ['R5'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         subscribe: (o, sink) => {
           const unsettled: DriverDelivery[] = []; // in delivery order: the channel's delivery tags
           const forget = (d: DriverDelivery) => {
@@ -447,7 +401,7 @@ export const mutants: readonly Mutant[] = [
           return base.subscribe(o, (d) => {
             unsettled.push(d);
             sink(
-              delivery(d, {
+              overrideDelivery(d, {
                 ack: async () => {
                   const i = unsettled.indexOf(d);
                   if (i < 0) return; // an earlier multiple-ack took it already
@@ -482,8 +436,8 @@ export const mutants: readonly Mutant[] = [
               const seq = state.seq++;
               state.open.set(d, seq);
               sink(
-                delivery(
-                  settledInto(d, () => state.open.delete(d)),
+                overrideDelivery(
+                  onSettle(d, () => state.open.delete(d)),
                   {
                     ack: () => {
                       state.open.delete(d);
@@ -507,7 +461,9 @@ export const mutants: readonly Mutant[] = [
     bug: 'after 8 attempts a nack drops the message (a hard-coded retry cap instead of maxDeliveries)',
     caughtBy: ['C12'],
     wrap: (base) =>
-      mapDeliveries(base, (d, sink) => sink(d.attempt >= 8 ? delivery(d, { nack: () => d.ack() }) : d)),
+      mapDeliveries(base, (d, sink) =>
+        sink(d.attempt >= 8 ? overrideDelivery(d, { nack: () => d.ack() }) : d),
+      ),
   },
   {
     name: 'broker-delivery-limit-20',
@@ -515,7 +471,7 @@ export const mutants: readonly Mutant[] = [
     caughtBy: ['C12'],
     wrap: (base) =>
       mapDeliveries(base, (d, sink) =>
-        sink(d.attempt >= 20 ? delivery(d, { nack: (x) => d.deadLetter({ error: x.error }) }) : d),
+        sink(d.attempt >= 20 ? overrideDelivery(d, { nack: (x) => d.deadLetter({ error: x.error }) }) : d),
       ),
   },
   {
@@ -531,7 +487,7 @@ export const mutants: readonly Mutant[] = [
             state: lingering,
             sink: (d) =>
               sink(
-                delivery(d, {
+                overrideDelivery(d, {
                   deadLetter: async (x) => {
                     const timer = setTimeout(() => {
                       lingering.delete(d);
@@ -565,7 +521,7 @@ export const mutants: readonly Mutant[] = [
             state: waiting,
             sink: (d) =>
               sink(
-                delivery(d, {
+                overrideDelivery(d, {
                   nack: async (x) => {
                     if (x.delayMs <= 0) return d.nack(x);
                     const timer = setTimeout(() => {
@@ -592,7 +548,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'a send the broker has not answered for 5 s is reported confirmed (no news taken for good news)',
     caughtBy: ['F8'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: (topic, records, progress) => {
           let timer: NodeJS.Timeout | undefined;
           const answer = base.send(topic, records, progress);
@@ -610,7 +566,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'reports the outcome of the last record for every record of a batch (reads one status per response)',
     caughtBy: ['P13'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) => {
           const outcomes = await base.send(topic, records);
           return outcomes.map(() => outcomes[outcomes.length - 1]!);
@@ -622,7 +578,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'collects successes and failures of a batch in two lists and concatenates them: outcomes shift',
     caughtBy: ['P13'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) => {
           const outcomes = await base.send(topic, records);
           return [...outcomes.filter((o) => o.ok), ...outcomes.filter((o) => !o.ok)];
@@ -634,7 +590,7 @@ export const mutants: readonly Mutant[] = [
     bug: 'one refused record fails the whole batch, though the broker stored the others',
     caughtBy: ['P13'],
     wrap: (base) =>
-      override(base, {
+      overrideDriver(base, {
         send: async (topic, records) => {
           const outcomes = await base.send(topic, records);
           const refused = outcomes.find((o) => !o.ok);
@@ -647,6 +603,6 @@ export const mutants: readonly Mutant[] = [
     name: 'never-delivers',
     bug: 'subscribes but never hands a message over (a consumer stuck joining its group)',
     caughtBy: ['T2', 'P1', 'C1', 'C2', 'C7', 'C11', 'C12', 'R5'],
-    wrap: (base) => override(base, { subscribe: (o) => base.subscribe(o, () => {}) }),
+    wrap: (base) => overrideDriver(base, { subscribe: (o) => base.subscribe(o, () => {}) }),
   },
 ];
