@@ -15,6 +15,7 @@ import {
   type Driver,
   type DriverSubscribeOptions,
   type DriverSubscription,
+  describeError,
   ErrorCode,
   type Health,
   type HealthState,
@@ -631,30 +632,25 @@ export function rabbitmq(options: RabbitMqDriverOptions): RabbitMqDriver {
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return describeError(error);
 }
 
 /** A passive declare on a channel of its own: RabbitMQ closes the channel when the exchange does not exist. */
-async function exchangeExists(model: ChannelModel, exchange: string): Promise<boolean> {
-  const ch = await model.createChannel();
-  ch.on('error', () => {});
-  try {
-    await ch.checkExchange(exchange);
-    await ch.close().catch(() => {});
-    return true;
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 404) return false;
-    await ch.close().catch(() => {});
-    throw error;
-  }
+function exchangeExists(model: ChannelModel, exchange: string): Promise<boolean> {
+  return exists(model, (ch) => ch.checkExchange(exchange));
 }
 
 /** A passive queue declare on a channel of its own (a missing queue closes that channel with 404). */
-async function queueExists(model: ChannelModel, queue: string): Promise<boolean> {
+function queueExists(model: ChannelModel, queue: string): Promise<boolean> {
+  return exists(model, (ch) => ch.checkQueue(queue));
+}
+
+/** Runs a passive check on a throwaway channel: false on 404 (which closes that channel), else rethrows. */
+async function exists(model: ChannelModel, check: (ch: Channel) => Promise<unknown>): Promise<boolean> {
   const ch = await model.createChannel();
   ch.on('error', () => {});
   try {
-    await ch.checkQueue(queue);
+    await check(ch);
     await ch.close().catch(() => {});
     return true;
   } catch (error) {
