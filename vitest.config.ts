@@ -44,17 +44,6 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
-      {
-        resolve,
-        ssr: { resolve },
-        test: {
-          // `npm run conformance` only: the adapter comes from LOSSLESS_CONFORMANCE.
-          name: 'conformance',
-          include: ['conformance-tests/src/entry.conformance.ts'],
-          fileParallelism: false,
-          hookTimeout: 900_000,
-        },
-      },
     ],
   },
 });
