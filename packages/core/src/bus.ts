@@ -132,7 +132,8 @@ export class Bus {
 
   /**
    * Publishes several messages and reports one result per entry, in order; one entry's failure does not affect
-   * the others. Never rejects as a whole (an invalid topic name is a failed result for every entry).
+   * the others. Rejects as a whole only when `messages` is not an array or `options` is invalid (nothing is sent);
+   * an invalid topic name is a failed result for every entry.
    */
   async publishBatch(
     topic: string,
