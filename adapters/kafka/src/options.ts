@@ -166,12 +166,7 @@ function brokerList(brokers: unknown): string[] {
 
 /** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
 export function resolveOptions(input: KafkaDriverOptions): ResolvedOptions {
-  const secrets = optionSecrets(input);
-  try {
-    return resolve(input);
-  } catch (error) {
-    throw secrets.scrub(error);
-  }
+  return optionSecrets(input).guard(() => resolve(input));
 }
 
 function resolve(input: KafkaDriverOptions): ResolvedOptions {

@@ -233,12 +233,7 @@ function checkUrl(u: string, at: string): void {
 
 /** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
 export function resolveOptions(input: RabbitMqDriverOptions): ResolvedOptions {
-  const secrets = optionSecrets(input);
-  try {
-    return resolve(input);
-  } catch (error) {
-    throw secrets.scrub(error);
-  }
+  return optionSecrets(input).guard(() => resolve(input));
 }
 
 function resolve(input: RabbitMqDriverOptions): ResolvedOptions {

@@ -147,12 +147,7 @@ function addressList(key: string, v: unknown): void {
 
 /** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
 export function resolveOptions(input: RocketMqDriverOptions): ResolvedOptions {
-  const secrets = optionSecrets(input);
-  try {
-    return resolve(input);
-  } catch (error) {
-    throw secrets.scrub(error);
-  }
+  return optionSecrets(input).guard(() => resolve(input));
 }
 
 function resolve(input: RocketMqDriverOptions): ResolvedOptions {

@@ -54,6 +54,15 @@ export class Secrets {
     return out;
   }
 
+  /** Runs `f`; whatever it throws is rethrown scrubbed (for validation code that may quote what it was given). */
+  guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (error) {
+      throw this.scrub(error);
+    }
+  }
+
   /**
    * The value itself when it holds no secret, else a copy without them: errors keep their prototype (so
    * `code`, `name`, the LosslessError brand and `instanceof` still work) with message, stack, every own
