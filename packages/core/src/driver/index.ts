@@ -1,6 +1,8 @@
 // @lossless/core/driver — the contract adapters implement, and the pieces of core they may use.
 // Application code should use `@lossless/core` instead.
 
+export type { BackoffPolicy } from '../backoff.js';
+export { abortableDelay, backoffDelay } from '../backoff.js';
 export type { LosslessErrorOptions } from '../errors.js';
 export {
   describeError,
@@ -15,6 +17,8 @@ export { ReservedHeader } from '../message.js';
 export type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
 export type { CheckContext, OptionRule, OptionShape } from '../validate.js';
 export { checkOptions, checkValue, describeValue, isSignal } from '../validate.js';
+export type { DeadLetterReason } from './dead-letter.js';
+export { clipError, deadLetterHeaders, LAST_ERROR_MAX, retryHeaders } from './dead-letter.js';
 export type {
   Capabilities,
   DeliverySink,
@@ -29,6 +33,10 @@ export type {
 } from './driver.js';
 export type { ErrorContext, ErrorMapper, ErrorRow } from './error-mapping.js';
 export { errorMapper } from './error-mapping.js';
+export { HealthTracker } from './health.js';
+export { causeChain, nativeCode, nativeMessage } from './native-code.js';
+export { Outstanding } from './outstanding.js';
+export { DRIVER_RETRY_BACKOFF, retryPause } from './retry-policy.js';
 export {
   addressSecrets,
   describeKind,
@@ -38,3 +46,5 @@ export {
   redactAddress,
   Secrets,
 } from './secrets.js';
+export type { Claimable, DeliverySource } from './settle-once.js';
+export { ALREADY_SETTLED, claimSettlement, staleDelivery } from './settle-once.js';

@@ -2,6 +2,8 @@
 // subscriptions that keep every message until acked, competing consumers with prefetch, redelivery with an
 // attempt count, delayed redelivery, dead letters, stale-ack detection. For core's unit tests and for users who
 // test their own code without a broker. It guarantees nothing across a process crash.
+
+import { deadLetterHeaders } from '../driver/dead-letter.js';
 import type {
   Capabilities,
   DeliverySink,
@@ -12,8 +14,10 @@ import type {
   Health,
   SendOutcome,
 } from '../driver/driver.js';
+import { Outstanding } from '../driver/outstanding.js';
+import { claimSettlement, type DeliverySource } from '../driver/settle-once.js';
 import { closedError, ErrorCode, isLosslessError, LosslessError } from '../errors.js';
-import { type MessageRecord, ReservedHeader } from '../message.js';
+import type { MessageRecord } from '../message.js';
 import type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
 import { checkOptions, type OptionShape } from '../validate.js';
 
@@ -31,16 +35,19 @@ interface Stored {
 }
 
 class Consumer {
-  unsettled = 0;
-  /** Handed out and not settled: returned to the queue when the consumer closes. */
-  readonly live = new Set<MemoryDelivery>();
+  /** Handed out and not settled, at most prefetch: returned to the queue when the consumer closes. */
+  readonly live: Outstanding<MemoryDelivery>;
+  readonly source: DeliverySource;
   closed = false;
   stopped = false;
   constructor(
     readonly queue: SubscriptionQueue,
-    readonly prefetch: number,
+    prefetch: number,
     readonly sink: DeliverySink,
-  ) {}
+  ) {
+    this.live = new Outstanding(prefetch);
+    this.source = { broker: 'memory', topic: queue.spec.topic, subscription: queue.spec.name };
+  }
 }
 
 class SubscriptionQueue {
@@ -77,12 +84,11 @@ class SubscriptionQueue {
 
   private dispatch(): void {
     while (this.ready.length > 0) {
-      const open = this.consumers.filter((c) => !c.closed && !c.stopped && c.unsettled < c.prefetch);
-      if (open.length === 0) return;
-      const c = open[this.rr++ % open.length]!;
-      const m = this.ready.shift()!;
+      const open = this.consumers.filter((c) => !c.closed && !c.stopped && !c.live.full);
+      const c = open[this.rr++ % open.length];
+      const m = c && this.ready.shift();
+      if (!c || !m) return;
       m.deliveries++;
-      c.unsettled++;
       const d = new MemoryDelivery(m, c);
       c.live.add(d);
       c.sink(d);
@@ -97,7 +103,7 @@ class MemoryDelivery implements DriverDelivery {
   readonly body: Uint8Array;
   readonly timestamp: number;
   readonly attempt: number;
-  private done = false;
+  settled = false;
 
   constructor(
     private readonly stored: Stored,
@@ -113,28 +119,14 @@ class MemoryDelivery implements DriverDelivery {
   }
 
   private finish(): void {
-    const q = this.consumer.queue;
-    if (this.consumer.closed) {
-      throw new LosslessError(
-        ErrorCode.STALE_DELIVERY,
-        `delivery of message ${this.id} is stale: its consumer was closed and the message was returned for redelivery`,
-        { broker: 'memory', subscription: q.spec.name, topic: q.spec.topic, messageId: this.id },
-      );
-    }
-    if (this.done) {
-      throw new LosslessError(
-        ErrorCode.STALE_DELIVERY,
-        `delivery of message ${this.id} was already settled`,
-        {
-          broker: 'memory',
-          messageId: this.id,
-        },
-      );
-    }
-    this.done = true;
-    this.consumer.unsettled--;
-    this.consumer.live.delete(this);
-    q.schedule();
+    const c = this.consumer;
+    claimSettlement(
+      c.source,
+      this,
+      c.closed ? 'is stale: its consumer was closed and the message was returned for redelivery' : undefined,
+    );
+    c.live.delete(this);
+    c.queue.schedule();
   }
 
   async ack(): Promise<void> {
@@ -156,10 +148,7 @@ class MemoryDelivery implements DriverDelivery {
       record: this.stored.record,
       extraHeaders: {
         ...this.stored.extraHeaders,
-        [ReservedHeader.ATTEMPT]: String(this.attempt),
-        [ReservedHeader.LAST_ERROR]: options.error,
-        [ReservedHeader.DEAD_LETTER_REASON]: 'max-deliveries',
-        [ReservedHeader.ORIGINAL_TOPIC]: q.spec.topic,
+        ...deadLetterHeaders({ error: options.error, attempt: this.attempt, originalTopic: q.spec.topic }),
       },
       deliveries: 0,
     });
@@ -167,8 +156,8 @@ class MemoryDelivery implements DriverDelivery {
 
   /** Returns the message when its consumer goes away unsettled. */
   release(): void {
-    if (this.done) return;
-    this.done = true;
+    if (this.settled) return;
+    this.settled = true;
     this.consumer.queue.enqueue(this.stored, true);
   }
 }
@@ -451,7 +440,7 @@ class MemoryDriver implements Driver {
         consumer.closed = true;
         detach();
         // Unsettled deliveries go back to the front of the queue, as when a channel closes.
-        for (const d of [...consumer.live].reverse()) d.release();
+        for (const d of consumer.live.drain().reverse()) d.release();
         q.schedule();
       },
     };
