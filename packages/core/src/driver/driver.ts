@@ -1,9 +1,17 @@
 // The driver contract: what an adapter implements for one broker.
 //
 // Application code should use `@lossless/core` (connect, Bus), not this module. A driver is deliberately
-// narrow and batch-shaped (go-cloud's split): it does NOT validate, batch, retry, time out, count deliveries,
-// limit concurrency or guard against double acks. Core does all of that once, for every broker. On a transient
-// failure a driver returns (or throws) an error whose `retriable` is true, and core decides what to do.
+// narrow and batch-shaped (go-cloud's split): it does NOT validate, batch, re-send, time out, count handler
+// attempts or limit concurrency. Core does all of that once, for every broker. On a transient failure a driver
+// returns (or throws) an error whose `retriable` is true, and core decides what to do. What every consumer needs
+// besides — settle-once with STALE_DELIVERY, dead-letter headers, a prefetch bound, health, backoff waits — a
+// driver takes from `@lossless/core/driver` instead of writing it again.
+//
+// A driver retries by itself only where core cannot, and says why where it does: re-opening a consumer or a
+// connection after a loss (there is no caller to return to); a produce the broker client must repeat with the
+// same sequence numbers (kafkajs); a copy that stands in for a nack where the broker has none (Kafka's retry and
+// dead-letter copies: the original cannot be handed back, so it stays unsettled until its copy is stored); a
+// per-key chain where a key's next send must wait for the previous one's answer (RocketMQ FIFO).
 import type { LosslessError } from '../errors.js';
 import type { MessageRecord } from '../message.js';
 import type { NormalizedSubscription, NormalizedTopology } from '../topology.js';

@@ -54,13 +54,23 @@ export class Secrets {
     return out;
   }
 
-  /** Runs `f`; whatever it throws is rethrown scrubbed (for validation code that may quote what it was given). */
+  /**
+   * Runs `f`; whatever it throws — or, when it returns a promise, whatever that rejects with — is rethrown
+   * scrubbed (validation code that may quote what it was given, a connect that may quote an address).
+   */
   guard<T>(f: () => T): T {
+    let result: T;
     try {
-      return f();
+      result = f();
     } catch (error) {
       throw this.scrub(error);
     }
+    if (result instanceof Promise) {
+      return result.catch((error: unknown) => {
+        throw this.scrub(error);
+      }) as T;
+    }
+    return result;
   }
 
   /**
