@@ -1,5 +1,6 @@
-// One vitest configuration for the tree, two projects: `unit` (no broker, runs in parallel) and `integration`
-// (real brokers started by the broker kit; files run one at a time because cases kill and restart brokers).
+// One vitest configuration for the tree, two projects: `unit` (no broker, runs in parallel: packages/ and every
+// `*.unit.test.ts`) and `integration` (real brokers started by the broker kit; files run one at a time because
+// cases kill and restart brokers).
 // Workspace packages resolve to their TypeScript sources through the "@lossless/source" export condition.
 import { defineConfig } from 'vitest/config';
 
@@ -19,6 +20,8 @@ export default defineConfig({
           name: 'unit',
           include: [
             'packages/**/*.test.ts',
+            'adapters/**/*.unit.test.ts',
+            'brokers/**/*.unit.test.ts',
             'conformance-tests/**/*.unit.test.ts',
             'tests/**/*.unit.test.ts',
           ],
@@ -38,7 +41,7 @@ export default defineConfig({
             'conformance-tests/**/*.integration.test.ts',
             'tests/**/*.integration.test.ts',
           ],
-          exclude: ['**/node_modules/**', '**/dist/**'],
+          exclude: ['**/node_modules/**', '**/dist/**', '**/*.unit.test.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 600_000,

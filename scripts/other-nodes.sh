@@ -22,7 +22,7 @@ for line in "${lines[@]}"; do
   # The mutant run (conformance-tests/src/evil) is left to the main Node line: it tests the suite's strength,
   # not the runtime, and is the longest part of the unit project.
   if ! PATH="$PWD/$dir/bin:$PATH" "$dir/bin/node" node_modules/vitest/vitest.mjs run --project unit \
-    packages/ tests/hostile-input/ conformance-tests/src/memory.unit.test.ts \
+    packages/ adapters/ brokers/ tests/ conformance-tests/src/memory.unit.test.ts \
     --reporter=dot --reporter=json --outputFile.json="reports/unit-node$line.json"; then
     echo "!! unit tests failed on Node $version"
     failed=1

@@ -1,10 +1,10 @@
 // Consuming one subscription: a kafkajs consumer in the subscription's group reads the topic and its retry topic
-// (or, for dead letters, the dead-letter topic) with manual commits, hands deliveries to core up to `prefetch`
-// unsettled at once, and commits per partition only the contiguous watermark below which every delivery was
-// settled (acked, re-produced to the retry topic, or dead-lettered). Kafka has no nack: a nack re-produces the
-// message with attempt + 1, then counts as settled. A delivery of a partition this consumer no longer owns, or
-// of a closed subscription, is stale: settling it rejects with STALE_DELIVERY and commits nothing, so the new
-// owner reads it again from the committed offset.
+// (or, for dead letters, the dead-letter topic) with manual commits, follows its partition ownership across
+// rebalances, and hands deliveries to core up to `prefetch` unsettled at once. What it settles is tracked per
+// partition (partition-track.ts) and committed up to the contiguous watermark (commit-loop.ts); a nack or a dead
+// letter is a copy produced before the original counts as settled (copies.ts). A delivery of a partition this
+// consumer no longer owns, or of a closed subscription, is stale: settling it rejects with STALE_DELIVERY and
+// commits nothing, so the new owner reads it again from the committed offset.
 //
 // kafkajs specifics this file is built around (read in kafkajs 2.2.4's runner, fetcher and offset manager):
 // - A fetcher waits until every batch of one fetch response was processed before it fetches again, and
@@ -22,28 +22,28 @@
 //   the assignment we know, and never past a message that is neither settled nor safely re-produced.
 import type { Logger } from '@lossless/core';
 import {
+  claimSettlement,
   type DeliverySink,
+  type DeliverySource,
   type DriverDelivery,
   type DriverSubscribeOptions,
   type DriverSubscription,
   ErrorCode,
-  LosslessError,
+  type LosslessError,
   type NormalizedSubscription,
-  ReservedHeader,
+  nativeCode,
+  Outstanding,
   type SendOutcome,
+  staleDelivery,
 } from '@lossless/core/driver';
 import type { Batch, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { CommitLoop } from './commit-loop.js';
+import { type Copy, deadLetterCopy, deadLetterRetryCopy, produceCopy, retryCopy } from './copies.js';
 import { classifyNative, toError } from './error-table.js';
-import {
-  fromKafka,
-  type IncomingFields,
-  KafkaHeader,
-  type Outgoing,
-  toCopy,
-  visibleHeaders,
-} from './message-mapping.js';
+import { fromKafka, type IncomingFields, type Outgoing, visibleHeaders } from './message-mapping.js';
 import { consumerGroupId, deadLetterGroupId, deadLetterTopicName, retryTopicName } from './names.js';
 import type { ResolvedOptions } from './options.js';
+import { PartitionTrack, type Slot } from './partition-track.js';
 
 /** What a consumer needs from the driver. */
 export interface ConsumerHost {
@@ -57,51 +57,8 @@ export interface ConsumerHost {
   forget(consumer: KafkaConsumer): void;
 }
 
-/** Longest `x-lossless-last-error` written, characters. */
-const LAST_ERROR_MAX = 4_096;
 /** Batches kafkajs may hand to eachBatch at once (they are merged by timestamp before delivery). */
 const PARTITIONS_AT_ONCE = 32;
-
-/** The deliveries of one partition handed out during one continuous ownership, in offset order. */
-class PartitionTrack {
-  /** Handed-out offsets not yet passed by the watermark, in order; `settled` marks those done. */
-  private readonly window: { offset: number; settled: boolean }[] = [];
-  private head = 0;
-  /** One past the highest offset handed out; -1 before the first. */
-  next = -1;
-  /** The offset last committed by this consumer for this ownership; -1 if none. */
-  committed = -1;
-  revoked = false;
-
-  constructor(
-    readonly topic: string,
-    readonly partition: number,
-  ) {}
-
-  hand(offset: number): { offset: number; settled: boolean } {
-    const slot = { offset, settled: false };
-    this.window.push(slot);
-    this.next = offset + 1;
-    return slot;
-  }
-
-  /** The offset to commit: the lowest unsettled handed-out offset, or one past the last handed out. */
-  watermark(): number {
-    while (this.head < this.window.length && this.window[this.head]!.settled) this.head++;
-    if (this.head > 1024 && this.head * 2 > this.window.length) {
-      this.window.splice(0, this.head);
-      this.head = 0;
-    }
-    const first = this.window[this.head];
-    return first ? first.offset : this.next;
-  }
-
-  get unsettled(): number {
-    let n = 0;
-    for (let i = this.head; i < this.window.length; i++) if (!this.window[i]!.settled) n++;
-    return n;
-  }
-}
 
 /** A fetched batch whose messages are being handed out. */
 interface Work {
@@ -124,13 +81,13 @@ class KafkaDelivery implements DriverDelivery {
   readonly body: Uint8Array;
   readonly timestamp: number;
   readonly attempt: number;
-  /** core settled it (first call of ack / nack / deadLetter). */
-  claimed = false;
+  /** Core settled it (first call of ack / nack / deadLetter). */
+  settled = false;
 
   constructor(
     readonly consumer: KafkaConsumer,
     readonly track: PartitionTrack,
-    readonly slot: { offset: number; settled: boolean },
+    readonly slot: Slot,
     readonly fields: IncomingFields,
     deadLetters: boolean,
   ) {
@@ -156,20 +113,21 @@ class KafkaDelivery implements DriverDelivery {
   }
 }
 
+const GROUP_CHANGES = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION']);
+
 function isRebalance(error: unknown): boolean {
-  const type = (error as { type?: unknown } | null)?.type;
-  return (
-    type === 'REBALANCE_IN_PROGRESS' || type === 'NOT_COORDINATOR_FOR_GROUP' || type === 'ILLEGAL_GENERATION'
-  );
+  const type = nativeCode(error, ['type']);
+  return typeof type === 'string' && GROUP_CHANGES.has(type);
 }
 
 function isMembershipLost(error: unknown): boolean {
-  return (error as { type?: unknown } | null)?.type === 'UNKNOWN_MEMBER_ID';
+  return nativeCode(error, ['type']) === 'UNKNOWN_MEMBER_ID';
 }
 
 /** One kafkajs consumer for one subscribe() call. */
 export class KafkaConsumer implements DriverSubscription {
   private readonly spec: NormalizedSubscription;
+  private readonly source: DeliverySource;
   private readonly deadLetters: boolean;
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -177,7 +135,10 @@ export class KafkaConsumer implements DriverSubscription {
   private readonly tracks = new Map<string, PartitionTrack>();
   private readonly works: Work[] = [];
   /** Deliveries handed to core and not yet settled by it (the prefetch bound). */
-  private outstanding = 0;
+  private readonly outstanding: Outstanding<KafkaDelivery>;
+  private readonly commits: CommitLoop;
+  /** Aborted on close: ends the waits between copy retries. */
+  private readonly abort = new AbortController();
   private stopped = false;
   private closed = false;
   private stopping: Promise<void> | undefined;
@@ -185,9 +146,6 @@ export class KafkaConsumer implements DriverSubscription {
   /** Set while a rebalance drain runs: nothing new is handed out. */
   private draining: Promise<void> | undefined;
   private memberId: string | undefined;
-  private commitRunning: Promise<void> | undefined;
-  private commitAgain = false;
-  private commitRetry: NodeJS.Timeout | undefined;
   /** Wakes waiters (drain, batch waits) whenever something settles or changes. */
   private readonly listeners = new Set<() => void>();
   private readonly removers: (() => void)[] = [];
@@ -199,8 +157,9 @@ export class KafkaConsumer implements DriverSubscription {
   ) {
     this.spec = options.subscription;
     this.deadLetters = options.deadLetters;
-    this.prefetch = options.prefetch;
+    this.outstanding = new Outstanding(options.prefetch);
     const { topic, name } = this.spec;
+    this.source = { broker: 'kafka', topic, subscription: name };
     this.groupId = options.deadLetters ? deadLetterGroupId(topic, name) : consumerGroupId(topic, name);
     this.topics = options.deadLetters
       ? [deadLetterTopicName(topic, name)]
@@ -217,9 +176,14 @@ export class KafkaConsumer implements DriverSubscription {
       allowAutoTopicCreation: false,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
     });
+    this.commits = new CommitLoop({
+      groupId: this.groupId,
+      logger: host.logger,
+      tracks: () => this.tracks.values(),
+      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      isGroupChange: (error) => isRebalance(error) || isMembershipLost(error),
+    });
   }
-
-  private readonly prefetch: number;
 
   private context(doing: string, messageId?: string) {
     return { topic: this.spec.topic, subscription: this.spec.name, messageId, doing };
@@ -233,7 +197,7 @@ export class KafkaConsumer implements DriverSubscription {
       c.on(c.events.REBALANCING, () => {
         // kafkajs saw the rebalance first and rejoins now: commit what is settled while the old generation
         // can still commit (the group is preparing the rebalance).
-        this.commitSoon(true);
+        this.commits.soon(true);
       }),
       c.on(c.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart)),
       c.on(c.events.FETCH, () => this.host.onSuccess()),
@@ -270,7 +234,7 @@ export class KafkaConsumer implements DriverSubscription {
       if (!sameMember || !owned.has(key)) this.revoke(key, track);
     }
     this.wake();
-    this.commitSoon();
+    this.commits.soon();
   }
 
   private onCrash(error: Error, restart: boolean): void {
@@ -369,7 +333,7 @@ export class KafkaConsumer implements DriverSubscription {
 
   /** Hands out messages, oldest record timestamp first across partitions, while there is prefetch room. */
   private dispatch(): void {
-    while (!this.stopped && !this.closed && !this.draining && this.outstanding < this.prefetch) {
+    while (!this.stopped && !this.closed && !this.draining && !this.outstanding.full) {
       let pick: Work | undefined;
       for (const w of this.works) {
         if (w.index >= w.messages.length) continue;
@@ -392,8 +356,9 @@ export class KafkaConsumer implements DriverSubscription {
         );
         continue;
       }
-      this.outstanding++;
-      this.sink(new KafkaDelivery(this, pick.track, slot, fields, this.deadLetters));
+      const delivery = new KafkaDelivery(this, pick.track, slot, fields, this.deadLetters);
+      this.outstanding.add(delivery);
+      this.sink(delivery);
     }
   }
 
@@ -428,7 +393,7 @@ export class KafkaConsumer implements DriverSubscription {
         try {
           const deadline = Date.now() + Math.min(o.revocationDrainMs, o.sessionTimeout);
           await this.until(() => this.unsettledInTracks() === 0 || this.closed, deadline);
-          await this.commitNow();
+          await this.commits.now();
         } finally {
           clearInterval(beat);
         }
@@ -470,45 +435,34 @@ export class KafkaConsumer implements DriverSubscription {
 
   // --- settlement -------------------------------------------------------------------------------------------
 
-  private stale(d: KafkaDelivery, why: string): LosslessError {
-    return new LosslessError(ErrorCode.STALE_DELIVERY, `kafka: delivery of message ${d.id} ${why}`, {
-      broker: 'kafka',
-      topic: this.spec.topic,
-      subscription: this.spec.name,
-      messageId: d.id,
-    });
+  /** Why `d` can no longer be settled (its partition or subscription is gone), or undefined while it can. */
+  private staleWhy(d: KafkaDelivery): string | undefined {
+    if (this.closed) {
+      return (
+        'is stale: its subscription was closed before the settlement; the message was not committed and ' +
+        'will be redelivered'
+      );
+    }
+    if (d.track.revoked) {
+      return (
+        `is stale: partition ${d.track.topic}/${d.track.partition} was reassigned (rebalance); the message was ` +
+        'not committed and will be redelivered to its new owner'
+      );
+    }
+    return undefined;
   }
 
   /** Core's first settlement of `d`: frees its prefetch slot. Throws STALE_DELIVERY when it cannot count. */
   private claim(d: KafkaDelivery): void {
-    if (d.claimed) throw this.stale(d, 'was already settled');
-    d.claimed = true;
-    this.outstanding--;
-    queueMicrotask(() => this.dispatch());
-    this.assertFresh(d);
+    if (this.outstanding.delete(d)) queueMicrotask(() => this.dispatch());
+    claimSettlement(this.source, d, this.staleWhy(d));
   }
 
-  private assertFresh(d: KafkaDelivery): void {
-    if (this.closed) {
-      throw this.stale(
-        d,
-        'is stale: its subscription was closed before the settlement; the message was not committed and ' +
-          'will be redelivered',
-      );
-    }
-    if (d.track.revoked) {
-      throw this.stale(
-        d,
-        `is stale: partition ${d.track.topic}/${d.track.partition} was reassigned (rebalance); the message was ` +
-          'not committed and will be redelivered to its new owner',
-      );
-    }
-  }
-
+  /** `d`'s offset may be committed now. */
   private settled(d: KafkaDelivery): void {
     d.slot.settled = true;
     this.wake();
-    this.commitSoon();
+    this.commits.soon();
   }
 
   async ack(d: KafkaDelivery): Promise<void> {
@@ -516,145 +470,34 @@ export class KafkaConsumer implements DriverSubscription {
     this.settled(d);
   }
 
-  /** Re-produces the message to the retry topic with attempt + 1, then counts it settled. */
+  /** Re-produces the message for attempt + 1 (the retry topic, or back to the dead-letter topic), then settles. */
   async nack(d: KafkaDelivery, error: string): Promise<void> {
     this.claim(d);
-    if (this.deadLetters) {
-      // A dead letter whose handler failed goes back to the dead-letter topic with its dead-letter data intact
-      // and its own attempt count + 1 (after maxDeliveries of those, deadLetter() drops it).
-      const again = toCopy(d.fields, { [KafkaHeader.DEAD_LETTER_ATTEMPT]: String(d.attempt + 1) }, true);
-      await this.copyTo(
-        d,
-        deadLetterTopicName(this.spec.topic, this.spec.name),
-        again,
-        'the dead-letter topic',
-      );
-      this.settled(d);
-      return;
-    }
-    const copy = toCopy(d.fields, {
-      [ReservedHeader.ATTEMPT]: String(d.attempt + 1),
-      [ReservedHeader.LAST_ERROR]: clip(error),
-    });
-    await this.copyTo(d, retryTopicName(this.spec.topic, this.spec.name), copy, 'the retry topic');
+    await this.copy(
+      d,
+      this.deadLetters
+        ? deadLetterRetryCopy(this.spec, d.fields, d.attempt)
+        : retryCopy(this.spec, d.fields, d.attempt, error),
+    );
     this.settled(d);
   }
 
-  /** Copies the message to the dead-letter topic with its data, then counts it settled (or just drops it). */
+  /** Copies the message to the dead-letter topic with its data, then settles (or just drops it). */
   async deadLetter(d: KafkaDelivery, error: string): Promise<void> {
     this.claim(d);
     if (this.spec.deadLetter && !this.deadLetters) {
-      const copy = toCopy(d.fields, {
-        [ReservedHeader.ATTEMPT]: String(d.attempt),
-        [ReservedHeader.LAST_ERROR]: clip(error),
-        [ReservedHeader.DEAD_LETTER_REASON]: 'max-deliveries',
-        [ReservedHeader.ORIGINAL_TOPIC]: this.spec.topic,
-        [KafkaHeader.ORIGINAL_PARTITION]: String(d.track.partition),
-        [KafkaHeader.ORIGINAL_OFFSET]: `${d.track.topic}@${d.slot.offset}`,
-      });
-      await this.copyTo(
-        d,
-        deadLetterTopicName(this.spec.topic, this.spec.name),
-        copy,
-        'the dead-letter topic',
-      );
+      const at = { topic: d.track.topic, partition: d.track.partition, offset: d.slot.offset };
+      await this.copy(d, deadLetterCopy(this.spec, d.fields, d.attempt, error, at));
     }
     // deadLetter false (or already a dead letter): the message is dropped, as the subscription asked.
     this.settled(d);
   }
 
-  /**
-   * Produces `copy` and resolves once the broker confirmed it. A failed produce is tried again with backoff
-   * while the delivery is fresh: the original must not be committed before its copy is safe, and core does not
-   * settle twice. Throws STALE_DELIVERY when the delivery went stale meanwhile (the original is redelivered too).
-   */
-  private async copyTo(d: KafkaDelivery, topic: string, copy: Outgoing, what: string): Promise<void> {
-    let delay = 100;
-    for (;;) {
-      const [outcome] = await this.host.produce(topic, [copy]);
-      if (outcome?.ok) break;
-      const e = outcome?.error;
-      if (this.closed || d.track.revoked) {
-        throw this.stale(
-          d,
-          `could not be copied to ${what} before it went stale: ${e?.message ?? 'unknown'}`,
-        );
-      }
-      if (e && !e.retriable) throw e;
-      this.host.logger.warn(
-        `kafka: copying message ${d.id} to ${what} failed (${e?.message ?? 'unknown'}); retrying in ${delay} ms`,
-      );
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(5_000, delay * 2);
-    }
-    this.assertFresh(d);
-  }
-
-  // --- commits ----------------------------------------------------------------------------------------------
-
-  /** Commits the advanced watermarks soon (coalesced); one commit request in flight at a time. */
-  private commitSoon(now = false): void {
-    if (this.commitRunning) {
-      this.commitAgain = true;
-      return;
-    }
-    if (now) {
-      void this.commitNow();
-      return;
-    }
-    this.commitRunning = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.commitLoop());
-  }
-
-  /** Commits until nothing is left to commit; resolves when done (used by drain and close). */
-  private commitNow(): Promise<void> {
-    if (this.commitRunning) {
-      this.commitAgain = true;
-      return this.commitRunning;
-    }
-    this.commitRunning = this.commitLoop();
-    return this.commitRunning;
-  }
-
-  private async commitLoop(): Promise<void> {
-    try {
-      do {
-        this.commitAgain = false;
-        await this.commitOnce();
-      } while (this.commitAgain);
-    } finally {
-      this.commitRunning = undefined;
-    }
-  }
-
-  private async commitOnce(): Promise<void> {
-    const due: { track: PartitionTrack; offset: number }[] = [];
-    for (const track of this.tracks.values()) {
-      if (track.revoked || track.next < 0) continue;
-      const offset = track.watermark();
-      if (offset > track.committed) due.push({ track, offset });
-    }
-    if (due.length === 0) return;
-    try {
-      await this.consumer.commitOffsets(
-        due.map(({ track, offset }) => ({
-          topic: track.topic,
-          partition: track.partition,
-          offset: String(offset),
-        })),
-      );
-      for (const { track, offset } of due) if (offset > track.committed) track.committed = offset;
-    } catch (error) {
-      // A rebalance in progress, a coordinator moving: the next settlement or join commits again; a transient
-      // failure is retried shortly. Uncommitted means redelivered, never lost.
-      this.host.logger.debug(`kafka: commit for group '${this.groupId}' failed: ${String(error)}`);
-      if (!this.closed && !isRebalance(error) && !isMembershipLost(error) && !this.commitRetry) {
-        this.commitRetry = setTimeout(() => {
-          this.commitRetry = undefined;
-          this.commitSoon();
-        }, 500);
-        this.commitRetry.unref();
-      }
-    }
+  /** Produces `copy` until confirmed while `d` is owned; throws STALE_DELIVERY when `d` went stale meanwhile. */
+  private async copy(d: KafkaDelivery, copy: Copy): Promise<void> {
+    await produceCopy(this.host, copy, this.source, () => this.staleWhy(d), this.abort.signal);
+    const why = this.staleWhy(d);
+    if (why !== undefined) throw staleDelivery(this.source, d.id, why);
   }
 
   // --- stop and close ---------------------------------------------------------------------------------------
@@ -682,9 +525,10 @@ export class KafkaConsumer implements DriverSubscription {
     this.closing ??= (async () => {
       await this.stop();
       await this.draining?.catch(() => {});
-      await this.commitNow().catch(() => {});
+      await this.commits.now().catch(() => {});
       this.closed = true;
-      if (this.commitRetry) clearTimeout(this.commitRetry);
+      this.commits.stop();
+      this.abort.abort();
       for (const [key, track] of this.tracks) this.revoke(key, track);
       this.wake();
       for (const remove of this.removers.splice(0)) remove();
@@ -695,8 +539,4 @@ export class KafkaConsumer implements DriverSubscription {
     })();
     return this.closing;
   }
-}
-
-function clip(error: string): string {
-  return error.length > LAST_ERROR_MAX ? `${error.slice(0, LAST_ERROR_MAX)}…` : error;
 }

@@ -10,6 +10,7 @@ import {
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
+  nativeCode,
 } from '@lossless/core/driver';
 
 type Row = ErrorRow;
@@ -218,12 +219,16 @@ export function innermost(error: unknown): unknown {
   return e;
 }
 
+/** Where kafkajs puts what the table is keyed by: the protocol error name, the socket errno, the class name. */
+const KEY_FIELDS = ['type', 'code', 'name'] as const;
+
 /** The table row for a native error, and the key it matched; undefined for errors the table does not know. */
 export function lookup(error: unknown): { key: string; row: Row; native: NativeError } | undefined {
   const e = innermost(error);
   if (e === null || typeof e !== 'object') return undefined;
   const native = e as NativeError;
-  for (const key of [native.type, native.code, native.name]) {
+  for (const field of KEY_FIELDS) {
+    const key = nativeCode(e, [field]);
     if (typeof key !== 'string') continue;
     const row = ERROR_TABLE.get(key);
     if (row) return { key, row, native };

@@ -12,13 +12,15 @@ import {
   type Driver,
   type DriverSubscribeOptions,
   type DriverSubscription,
+  describeError,
   ErrorCode,
   type Health,
-  type HealthState,
+  HealthTracker,
   isLosslessError,
   LosslessError,
   type MessageRecord,
   type NormalizedTopology,
+  retryPause,
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
@@ -75,9 +77,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   private topology: TopologyManager | undefined;
   private readonly consumers = new Set<KafkaConsumer>();
   private readonly partitions = new Map<string, { count: Promise<number>; at: number }>();
-  private state: HealthState = 'connecting';
-  private reason: string | undefined = 'not connected yet';
-  private since = Date.now();
+  private readonly healthState: HealthTracker;
   private connected = false;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -90,6 +90,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     this.options = resolveOptions(options);
     this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
     this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
+    this.healthState = new HealthTracker((text) => this.secrets.text(text));
+    this.healthState.set('connecting', 'not connected yet');
     this.chunkBytes = this.options.maxMessageBytes;
     this.ackTimeoutMs = Math.max(1_000, this.options.requestTimeout - 5_000);
     const replicated =
@@ -137,29 +139,20 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
 
   // --- health -----------------------------------------------------------------------------------------------
 
-  private setState(state: HealthState, reason?: string): void {
-    if (this.state === 'closed') return;
-    if (state !== this.state) this.since = Date.now();
-    this.state = state;
-    this.reason = reason;
-  }
-
   health(): Health {
-    return this.reason === undefined
-      ? { state: this.state, since: this.since }
-      : { state: this.state, reason: this.secrets.text(this.reason), since: this.since };
+    return this.healthState.snapshot();
   }
 
   /** A request went through: connected (once connect() succeeded). */
   onSuccess(): void {
     if (!this.connected || this.closed) return;
-    if (this.state !== 'connected') this.setState('connected');
+    this.healthState.connected();
   }
 
   /** A request failed for a connection reason: disconnected until a probe or a request succeeds. */
   onTrouble(error: LosslessError): void {
     if (!this.connected || this.closed) return;
-    this.setState('disconnected', error.message);
+    this.healthState.set('disconnected', error.message);
     this.startProbing();
   }
 
@@ -191,9 +184,9 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
       if (this.closed) return;
       if (ok) {
         this.stopProbing();
-        if (this.state !== 'connected') this.setState('connected');
+        this.healthState.connected();
       } else {
-        this.setState('disconnected', `broker ${this.options.brokers[0]} unreachable`);
+        this.healthState.set('disconnected', `broker ${this.options.brokers[0]} unreachable`);
         this.startProbing();
       }
     } finally {
@@ -233,12 +226,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     });
   }
 
-  async connect(signal: AbortSignal): Promise<void> {
-    try {
-      await this.connectOnce(signal);
-    } catch (error) {
-      throw this.secrets.scrub(error);
-    }
+  connect(signal: AbortSignal): Promise<void> {
+    return this.secrets.guard(() => this.connectOnce(signal));
   }
 
   /**
@@ -248,7 +237,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
    */
   private async connectOnce(signal: AbortSignal): Promise<void> {
     if (this.closed) throw this.closedError();
-    this.setState('connecting', 'connecting');
+    this.healthState.set('connecting', 'connecting');
     let lastError: unknown;
     const unavailable = () =>
       new LosslessError(
@@ -265,8 +254,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     });
     aborted.catch(() => {});
     try {
-      let delay = 100;
-      while (!this.closed) {
+      for (let retry = 1; !this.closed; retry++) {
         try {
           await Promise.race([this.attemptConnect(), aborted]);
           break;
@@ -275,14 +263,13 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
           const e = classifyNative(error);
           if (e && !e.retriable) throw e;
           lastError = error;
-          this.reason = `connecting: ${error instanceof Error ? error.message : String(error)}`;
-          await Promise.race([new Promise((r) => setTimeout(r, delay)), aborted]);
-          delay = Math.min(2_000, delay * 2);
+          this.healthState.set('connecting', `connecting: ${describeError(error)}`);
+          await retryPause(retry, signal);
         }
       }
       if (this.closed) throw this.closedError();
       this.connected = true;
-      this.setState('connected');
+      this.healthState.connected();
     } finally {
       if (onAbort) signal.removeEventListener('abort', onAbort);
     }
@@ -464,7 +451,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
       await this.producers.close().catch(() => {});
       this.closed = true;
       this.stopProbing();
-      this.setState('closed');
+      this.healthState.close();
       const admins = [this.admin ? Promise.resolve(this.admin) : undefined, ...this.pinned.values()];
       this.pinned.clear();
       await Promise.allSettled(

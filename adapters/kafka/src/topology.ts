@@ -5,6 +5,7 @@
 // every live broker knows the new topics and their leaders: kafkajs sends metadata requests to a random broker,
 // and a broker that has not replayed the topic yet answers UNKNOWN_TOPIC_OR_PARTITION — which this driver maps
 // to NOT_FOUND — for a few hundred milliseconds after creation (seen on a 3-node cluster).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@lossless/core';
 import {
   ErrorCode,
@@ -62,8 +63,6 @@ function conflict(topic: string, what: string, existing: number, declared: numbe
 function isUnknownTopic(error: unknown): boolean {
   return (innermost(error) as { type?: unknown } | null)?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class TopologyManager {
   constructor(private readonly host: TopologyHost) {}
