@@ -4,15 +4,18 @@
 // (where its delivery tag would mean another message, or close the channel with 406 "unknown delivery tag").
 import type { Logger } from '@lossless/core';
 import {
+  claimSettlement,
   type DeliverySink,
+  type DeliverySource,
   type DriverDelivery,
   type DriverSubscribeOptions,
   type DriverSubscription,
+  deadLetterHeaders,
   ErrorCode,
   LosslessError,
   type NormalizedSubscription,
-  ReservedHeader,
   type SendOutcome,
+  staleDelivery,
 } from '@lossless/core/driver';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { classifyNative, toError } from './error-table.js';
@@ -44,11 +47,9 @@ export interface ConsumerHost {
 
 /** How many message ids a classic-queue consumer remembers for its local attempt count. */
 const SEEN_LIMIT = 10_000;
-/** Longest `x-lossless-last-error` written, characters (the whole header table must stay under 64 KiB). */
-const LAST_ERROR_MAX = 4_096;
 
 class AmqpDelivery implements DriverDelivery {
-  /** Set by the first settlement that went (or is going) to the wire. */
+  /** Claimed by the first settlement (see claimSettlement). */
   settled = false;
 
   constructor(
@@ -81,6 +82,7 @@ class AmqpDelivery implements DriverDelivery {
 export class Consumer implements DriverSubscription {
   readonly queue: string;
   private readonly spec: NormalizedSubscription;
+  private readonly source: DeliverySource;
   /** The current channel generation; deliveries of any other channel are stale. */
   private channel: Channel | undefined;
   private consumerTag: string | undefined;
@@ -100,6 +102,7 @@ export class Consumer implements DriverSubscription {
     private readonly sink: DeliverySink,
   ) {
     this.spec = options.subscription;
+    this.source = { broker: 'rabbitmq', topic: this.spec.topic, subscription: this.spec.name };
     this.queue = options.deadLetters
       ? deadLetterQueueName(this.spec.topic, this.spec.name)
       : queueName(this.spec.topic, this.spec.name);
@@ -275,34 +278,28 @@ export class Consumer implements DriverSubscription {
   }
 
   private stale(d: AmqpDelivery, why: string): LosslessError {
-    return new LosslessError(ErrorCode.STALE_DELIVERY, `rabbitmq: delivery of message ${d.id} ${why}`, {
-      broker: 'rabbitmq',
-      topic: this.spec.topic,
-      subscription: this.spec.name,
-      messageId: d.id,
-    });
+    return staleDelivery(this.source, d.id, why);
   }
 
-  /** Throws STALE_DELIVERY unless `d` belongs to the live channel and is unsettled. */
-  private assertFresh(d: AmqpDelivery): void {
-    if (d.settled) throw this.stale(d, 'was already settled');
-    if (this.channel !== d.channel) {
-      throw this.stale(
-        d,
-        'is stale: its channel closed and the broker returned the message to the queue; it will be redelivered',
-      );
-    }
+  /** Claims `d` for its settlement; STALE_DELIVERY when settled before or its channel is not the live one. */
+  private claim(d: AmqpDelivery): void {
+    claimSettlement(
+      this.source,
+      d,
+      this.channel === d.channel
+        ? undefined
+        : 'is stale: its channel closed and the broker returned the message to the queue; it will be redelivered',
+    );
   }
 
   /** Sends basic.ack/nack on the delivery's own channel; a closed channel → STALE_DELIVERY. */
   private wire(d: AmqpDelivery, send: (ch: Channel) => void): void {
-    this.assertFresh(d);
+    this.claim(d);
     try {
       send(d.channel);
     } catch (error) {
       throw Object.assign(this.stale(d, 'is stale: its channel is closing'), { cause: error });
     }
-    d.settled = true;
   }
 
   async ack(d: AmqpDelivery): Promise<void> {
@@ -328,18 +325,14 @@ export class Consumer implements DriverSubscription {
       this.seen.delete(d.id);
       return;
     }
-    this.assertFresh(d);
-    d.settled = true;
+    this.claim(d);
     const copy: OutgoingAmqp = {
       id: d.id,
       body: d.msg.content,
-      options: deadLetterCopyOptions(d.msg, {
-        [ReservedHeader.LAST_ERROR]:
-          error.length > LAST_ERROR_MAX ? `${error.slice(0, LAST_ERROR_MAX)}…` : error,
-        [ReservedHeader.ATTEMPT]: String(d.attempt),
-        [ReservedHeader.DEAD_LETTER_REASON]: 'max-deliveries',
-        [ReservedHeader.ORIGINAL_TOPIC]: this.spec.topic,
-      }),
+      options: deadLetterCopyOptions(
+        d.msg,
+        deadLetterHeaders({ error, attempt: d.attempt, originalTopic: this.spec.topic }),
+      ),
     };
     let outcome: SendOutcome;
     try {

@@ -8,6 +8,8 @@ import {
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
+  nativeCode,
+  nativeMessage,
 } from '@lossless/core/driver';
 
 type Row = ErrorRow;
@@ -131,35 +133,32 @@ const MESSAGE_KEYS = [...ERROR_TABLE.keys()].filter(
 /** The table row for a native error, and the key it matched; undefined for errors the table does not know. */
 export function lookup(error: unknown): { key: number | string; row: Row } | undefined {
   if (error === null || typeof error !== 'object') return undefined;
-  const { code } = error as { code?: unknown };
-  const text = error instanceof Error ? error.message : '';
-  if (code === 530 && /vhost .* not found/i.test(text)) {
-    return { key: '530:not found', row: ERROR_TABLE.get('530:not found')! };
+  const code = nativeCode(error);
+  const message = nativeMessage(error);
+  if (code === 530 && VHOST_NOT_FOUND.test(message ?? '')) return hit('530:not found');
+  if (code !== undefined) {
+    const found = hit(code);
+    if (found) return found;
   }
-  if (typeof code === 'number' || typeof code === 'string') {
-    const row = ERROR_TABLE.get(code);
-    if (row) return { key: code, row };
-  }
-  if (error instanceof RangeError) {
-    const row = ERROR_TABLE.get('amqplib:RangeError')!;
-    return { key: 'amqplib:RangeError', row };
-  }
-  const message = error instanceof Error ? error.message : undefined;
+  if (error instanceof RangeError) return hit('amqplib:RangeError');
   if (message === undefined) return undefined;
   // "Handshake terminated by server: 403 (ACCESS-REFUSED)…" and friends carry the reply code in the text only.
   const handshake = /^Handshake terminated by server: (\d{3})/.exec(message);
-  if (handshake?.[1] === '530' && /vhost .* not found/i.test(message)) {
-    return { key: '530:not found', row: ERROR_TABLE.get('530:not found')! };
-  }
+  if (handshake?.[1] === '530' && VHOST_NOT_FOUND.test(message)) return hit('530:not found');
   if (handshake) {
-    const key = Number(handshake[1]);
-    const row = ERROR_TABLE.get(key);
-    if (row) return { key, row };
+    const found = hit(Number(handshake[1]));
+    if (found) return found;
   }
-  for (const key of MESSAGE_KEYS) {
-    if (message.startsWith(key.slice('amqplib:'.length))) return { key, row: ERROR_TABLE.get(key)! };
-  }
-  return undefined;
+  const key = MESSAGE_KEYS.find((k) => message.startsWith(k.slice('amqplib:'.length)));
+  return key === undefined ? undefined : hit(key);
+}
+
+const VHOST_NOT_FOUND = /vhost .* not found/i;
+
+/** The table's row for `key`, as lookup() answers it. */
+function hit(key: number | string): { key: number | string; row: Row } | undefined {
+  const row = ERROR_TABLE.get(key);
+  return row ? { key, row } : undefined;
 }
 
 /** The table as core's error mapper: classify() for known errors, toError() for anything (INTERNAL otherwise). */

@@ -10,6 +10,9 @@
 import { consoleLogger, type Logger } from '@lossless/core';
 import type { Secrets } from '@lossless/core/driver';
 import {
+  abortableDelay,
+  type BackoffPolicy,
+  backoffDelay,
   type Capabilities,
   type DeliverySink,
   type Driver,
@@ -18,7 +21,7 @@ import {
   describeError,
   ErrorCode,
   type Health,
-  type HealthState,
+  HealthTracker,
   isLosslessError,
   LosslessError,
   type MessageRecord,
@@ -119,16 +122,16 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   /** The passwords of the URLs: never in an error, a log line or a health reason. */
   private readonly secrets: Secrets;
   private link: Link | undefined;
-  private state: HealthState = 'connecting';
-  private reason: string | undefined = 'not connected yet';
-  private since = Date.now();
+  private readonly healthState: HealthTracker;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** The URL to try first on the next attempt. */
   private urlIndex = 0;
   private reconnecting: Promise<void> | undefined;
-  /** Wakes the reconnect loop's sleep (on close). */
-  private wake: (() => void) | undefined;
+  /** Aborted on close: ends the reconnect loop's waits. */
+  private readonly closeSignal = new AbortController();
+  /** The reconnect backoff from the options. */
+  private readonly reconnectBackoff: BackoffPolicy;
   private readonly topics = new Map<string, NormalizedTopic>();
   private readonly subscriptions = new Map<string, NormalizedSubscription>();
   private readonly consumers = new Set<Consumer>();
@@ -136,6 +139,14 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   constructor(options: RabbitMqDriverOptions) {
     this.options = resolveOptions(options);
     this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
+    this.healthState = new HealthTracker((text) => this.secrets.text(text));
+    this.healthState.set('connecting', 'not connected yet');
+    this.reconnectBackoff = {
+      initialDelayMs: this.options.reconnectInitialDelayMs,
+      maxDelayMs: this.options.reconnectMaxDelayMs,
+      factor: 2,
+      jitter: 'full',
+    };
     this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
     this.capabilities = {
       maxMessageBytes: this.options.maxMessageBytes,
@@ -161,19 +172,8 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
 
   // --- connection -------------------------------------------------------------------------------------------
 
-  private setState(state: HealthState, reason?: string): void {
-    if (this.state === 'closed') return;
-    if (state !== this.state || reason !== this.reason) {
-      if (state !== this.state) this.since = Date.now();
-      this.state = state;
-      this.reason = reason;
-    }
-  }
-
   health(): Health {
-    return this.reason === undefined
-      ? { state: this.state, since: this.since }
-      : { state: this.state, reason: this.secrets.text(this.reason), since: this.since };
+    return this.healthState.snapshot();
   }
 
   /**
@@ -194,15 +194,9 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     );
   }
 
-  private backoffBase(attempt: number): number {
-    const { reconnectInitialDelayMs: first, reconnectMaxDelayMs: max } = this.options;
-    return Math.min(max, first * 2 ** Math.min(attempt, 30));
-  }
-
-  /** Jittered exponential delay (half fixed, half random), ms. */
+  /** Jittered exponential delay before re-opening attempt `attempt` (0-based), ms. */
   backoff(attempt: number): number {
-    const d = this.backoffBase(attempt);
-    return Math.round(d / 2 + (Math.random() * d) / 2);
+    return backoffDelay(this.reconnectBackoff, attempt + 1);
   }
 
   /** One TCP + AMQP handshake to `url`. */
@@ -242,7 +236,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     if (this.closed) return;
     const why = error?.message ?? 'closed by the broker';
     this.logger.warn(`rabbitmq: connection to ${redact(link.url)} lost (${why}): reconnecting`);
-    this.setState('disconnected', `connection lost: ${why}`);
+    this.healthState.set('disconnected', `connection lost: ${why}`);
     // On a loss, try the next node first: the one we were on may be the one that went down.
     this.urlIndex = (this.options.urls.indexOf(link.url) + 1) % this.options.urls.length;
     this.reconnecting ??= this.reconnectLoop().finally(() => {
@@ -252,30 +246,17 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
 
   /** Sleeps `ms`, or less when the driver closes or `signal` aborts. */
   private sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    const close = this.closeSignal.signal;
+    return abortableDelay(ms, signal ? AbortSignal.any([signal, close]) : close);
   }
 
-  async connect(signal: AbortSignal): Promise<void> {
-    try {
-      await this.connectOnce(signal);
-    } catch (error) {
-      throw this.secrets.scrub(error);
-    }
+  connect(signal: AbortSignal): Promise<void> {
+    return this.secrets.guard(() => this.connectOnce(signal));
   }
 
   private async connectOnce(signal: AbortSignal): Promise<void> {
     if (this.closed) throw this.closedError();
-    this.setState('connecting', 'connecting');
+    this.healthState.set('connecting', 'connecting');
     let lastError: unknown;
     let round = 0;
     const aborted = () =>
@@ -310,7 +291,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
           }
           this.adopt(winner);
           this.urlIndex = (this.urlIndex + k) % this.options.urls.length;
-          this.setState('connected');
+          this.healthState.set('connected');
           return;
         } catch (error) {
           if (isLosslessError(error)) throw error;
@@ -320,7 +301,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
           const refused = classifyNative(explained, { doing: `connecting to ${redact(url)}` });
           if (refused && REFUSALS.has(refused.code) && !refused.retriable) throw refused;
           lastError = explained;
-          this.reason = `connecting: ${redact(url)}: ${describe(explained)}`;
+          this.healthState.set('connecting', `connecting: ${redact(url)}: ${describe(explained)}`);
         } finally {
           if (onAbort) signal.removeEventListener('abort', onAbort);
         }
@@ -344,13 +325,13 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
         this.adopt(link);
         await this.redeclareAll(link);
         if (link.ended) throw new Error('Connection closed during re-declaration');
-        this.setState('connected');
+        this.healthState.set('connected');
         this.logger.info(`rabbitmq: reconnected to ${redact(url)}`);
         for (const c of this.consumers) c.resume();
         return;
       } catch (error) {
         this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
-        this.setState('disconnected', `reconnecting (attempt ${attempt + 1}): ${describe(error)}`);
+        this.healthState.set('disconnected', `reconnecting (attempt ${attempt + 1}): ${describe(error)}`);
         const refused = classifyNative(await this.explain(url, error));
         // Refused credentials or vhost after a loss (a password rotated, a vhost deleted): said once, then every
         // 20th attempt, while the loop keeps trying (there is no caller to reject).
@@ -379,7 +360,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     if (!link || link.ended) {
       throw new LosslessError(
         ErrorCode.UNAVAILABLE,
-        `rabbitmq: not connected while ${doing} (${this.reason ?? this.state}); retry once reconnected`,
+        `rabbitmq: not connected while ${doing} (${this.healthState.reason ?? this.healthState.state}); retry once reconnected`,
         { broker: 'rabbitmq' },
       );
     }
@@ -607,9 +588,8 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      this.setState('closed');
-      this.reason = undefined;
-      this.wake?.();
+      this.healthState.close();
+      this.closeSignal.abort();
       await Promise.allSettled([...this.consumers].map((c) => c.close()));
       const link = this.link;
       this.link = undefined;
