@@ -44,7 +44,10 @@ describe('rabbitmq single node', () => {
   const durable: Options.AssertQueue = { durable: true };
 
   beforeAll(() => broker.up(), 180_000);
-  afterAll(() => deleteQueues(broker.settings.urls[0]!, queues), 180_000);
+  afterAll(async () => {
+    await broker.up(); // the node back, whatever a failed test left behind
+    await deleteQueues(broker.settings.urls[0]!, queues);
+  }, 180_000);
 
   it('settings point at our own node, never the system one', () => {
     expect(broker.settings).toEqual({ kind: 'rabbitmq', urls: ['amqp://guest:guest@127.0.0.1:5682'] });

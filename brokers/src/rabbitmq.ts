@@ -4,7 +4,7 @@
 // environment so that kill() and down() find every process of a node (the Erlang VM and the helpers it starts
 // in their own sessions: erl_child_setup, inet_gethost, the disk monitor) and leave none behind.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -136,12 +136,29 @@ async function markedProcesses(marker: string): Promise<Proc[]> {
   return found;
 }
 
+/** The kernel's start time of a process (field 22 of /proc/PID/stat), so a reused PID is not taken for it. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 async function killMarked(marker: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  // A process that is exiting has already dropped its memory, so /proc/PID/environ reads empty and the marker
+  // no longer finds it while its threads still run and its sockets are still bound. Keep every process seen
+  // (PID and start time) and wait for each of them too: the node is dead only when all are.
+  const seen = new Map<number, { comm: string; started: string | undefined }>();
   for (;;) {
-    const procs = await markedProcesses(marker);
-    if (procs.length === 0) return;
-    for (const p of procs) {
+    const marked = await markedProcesses(marker);
+    for (const p of marked)
+      if (!seen.has(p.pid)) seen.set(p.pid, { comm: p.comm, started: startTime(p.pid) });
+    for (const [pid, p] of seen) if (!isAlive(pid) || startTime(pid) !== p.started) seen.delete(pid);
+    if (seen.size === 0) return;
+    for (const p of marked) {
       try {
         process.kill(p.pid, 'SIGKILL');
       } catch {
@@ -149,7 +166,8 @@ async function killMarked(marker: string, timeoutMs = 10_000): Promise<void> {
       }
     }
     if (Date.now() > deadline) {
-      throw new Error(`processes survived SIGKILL: ${procs.map((p) => `${p.pid} (${p.comm})`).join(', ')}`);
+      const left = [...seen].map(([pid, p]) => `${pid} (${p.comm})`).join(', ');
+      throw new Error(`processes survived SIGKILL: ${left}`);
     }
     await sleep(50);
   }
