@@ -4,13 +4,20 @@
 // attempt + 1; deadLetter = a copy (with the dead-letter headers) sent to the subscription's dead-letter topic,
 // then ack — never ack before the copy is stored.
 import {
+  claimSettlement,
   type DeliverySink,
+  type DeliverySource,
   type DriverDelivery,
   type DriverSubscription,
+  deadLetterHeaders,
+  describeError,
   ErrorCode,
   LosslessError,
   type NormalizedSubscription,
+  Outstanding,
   ReservedHeader,
+  retryPause,
+  staleDelivery,
 } from '@lossless/core/driver';
 import type { MessageView, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { classifyNative } from './error-table.js';
@@ -43,8 +50,6 @@ export const RELEASE_DELAY_MS = 1_000;
 /** Messages asked for per receive at most (the proxy caps a batch at 32). */
 const MAX_BATCH = 32;
 
-type State = 'held' | 'settling' | 'done';
-
 class RocketMqDelivery implements DriverDelivery {
   readonly id: string;
   readonly key: string | undefined;
@@ -52,7 +57,8 @@ class RocketMqDelivery implements DriverDelivery {
   readonly body: Uint8Array;
   readonly timestamp: number;
   readonly attempt: number;
-  private state: State = 'held';
+  /** Claimed by a settlement or by release(): the lease is no longer renewed. */
+  settled = false;
   /** Serializes lease extensions and the settlement: each uses the newest receipt handle. */
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -73,10 +79,6 @@ class RocketMqDelivery implements DriverDelivery {
     this.armLease();
   }
 
-  get held(): boolean {
-    return this.state === 'held';
-  }
-
   private armLease(): void {
     const every = Math.max(1_000, Math.floor(this.owner.host.invisibleDurationMs / 2));
     this.timer = setTimeout(() => {
@@ -87,7 +89,7 @@ class RocketMqDelivery implements DriverDelivery {
   /** Renews the invisible time (changeInvisibleDuration) so that no other consumer gets the message meanwhile. */
   extend(): Promise<void> {
     const run = this.chain.then(async () => {
-      if (this.state !== 'held' || this.lost) return;
+      if (this.settled || this.lost) return;
       try {
         await this.owner.consumer.changeInvisibleDuration(this.view, this.owner.host.invisibleDurationMs);
         this.owner.host.reportOk();
@@ -97,7 +99,7 @@ class RocketMqDelivery implements DriverDelivery {
         if (error.code === ErrorCode.STALE_DELIVERY) this.lost = true;
         else this.owner.host.warn(`could not extend the lease of message ${this.id}: ${error.message}`);
       }
-      if (this.state === 'held' && !this.lost) this.armLease();
+      if (!this.settled && !this.lost) this.armLease();
     });
     this.chain = run.catch(() => undefined);
     return run;
@@ -118,14 +120,16 @@ class RocketMqDelivery implements DriverDelivery {
     return this.settle('deadLetter', async () => {
       const spec = this.owner.spec;
       if (spec.deadLetter) {
-        await this.owner.host.sendDeadLetter(spec, this.decoded, {
-          [ReservedHeader.ATTEMPT]: String(this.attempt),
-          [ReservedHeader.LAST_ERROR]: options.error,
-          [ReservedHeader.DEAD_LETTER_REASON]: this.owner.readsDeadLetters
-            ? 'kept-in-dead-letters'
-            : 'max-deliveries',
-          [ReservedHeader.ORIGINAL_TOPIC]: this.headers[ReservedHeader.ORIGINAL_TOPIC] ?? spec.topic,
-        });
+        await this.owner.host.sendDeadLetter(
+          spec,
+          this.decoded,
+          deadLetterHeaders({
+            error: options.error,
+            attempt: this.attempt,
+            originalTopic: this.headers[ReservedHeader.ORIGINAL_TOPIC] ?? spec.topic,
+            reason: this.owner.readsDeadLetters ? 'kept-in-dead-letters' : 'max-deliveries',
+          }),
+        );
       }
       await this.owner.consumer.ack(this.view);
     });
@@ -133,8 +137,8 @@ class RocketMqDelivery implements DriverDelivery {
 
   /** Gives the message back to the broker soon (close): it is redelivered with attempt + 1. */
   release(): Promise<void> {
-    if (this.state !== 'held') return Promise.resolve();
-    this.state = 'done';
+    if (this.settled) return Promise.resolve();
+    this.settled = true;
     clearTimeout(this.timer);
     const run = this.chain.then(async () => {
       if (this.lost) return;
@@ -145,28 +149,25 @@ class RocketMqDelivery implements DriverDelivery {
   }
 
   private settle(what: string, operation: () => Promise<unknown>): Promise<void> {
-    if (this.state !== 'held') {
-      return Promise.reject(
-        new LosslessError(
-          ErrorCode.STALE_DELIVERY,
-          this.owner.closed
-            ? `delivery of message ${this.id} is stale: its subscription was closed and the message returned to ` +
-                'the broker for redelivery'
-            : `delivery of message ${this.id} was already settled`,
-          this.context(),
-        ),
+    try {
+      claimSettlement(
+        this.owner.source,
+        this,
+        this.owner.closed
+          ? 'is stale: its subscription was closed and the message returned to the broker for redelivery'
+          : undefined,
       );
+    } catch (stale) {
+      return Promise.reject(stale);
     }
-    this.state = 'settling';
     clearTimeout(this.timer);
     const run = this.chain.then(async () => {
       try {
         if (this.lost) {
-          throw new LosslessError(
-            ErrorCode.STALE_DELIVERY,
-            `cannot ${what} message ${this.id}: its invisible time ran out and the broker took it back for ` +
-              'redelivery',
-            this.context(),
+          throw staleDelivery(
+            this.owner.source,
+            this.id,
+            `cannot be settled (${what}): its invisible time ran out and the broker took it back for redelivery`,
           );
         }
         await operation();
@@ -176,7 +177,6 @@ class RocketMqDelivery implements DriverDelivery {
         this.owner.host.reportError(error);
         throw error;
       } finally {
-        this.state = 'done';
         this.owner.settled(this);
       }
     });
@@ -184,22 +184,14 @@ class RocketMqDelivery implements DriverDelivery {
     return run;
   }
 
-  private context() {
-    return {
-      broker: 'rocketmq',
-      topic: this.owner.spec.topic,
-      subscription: this.owner.spec.name,
-      messageId: this.id,
-    };
-  }
-
   private classify(thrown: unknown): LosslessError {
+    const context = { ...this.owner.source, messageId: this.id };
     return (
-      classifyNative(thrown, this.context()) ??
+      classifyNative(thrown, context) ??
       new LosslessError(
         ErrorCode.INTERNAL,
-        `rocketmq: unexpected error settling message ${this.id}: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
-        { ...this.context(), cause: thrown, retriable: false },
+        `rocketmq: unexpected error settling message ${this.id}: ${describeError(thrown)}`,
+        { ...context, cause: thrown, retriable: false },
       )
     );
   }
@@ -207,10 +199,11 @@ class RocketMqDelivery implements DriverDelivery {
 
 /** One subscription's receive loop over its SimpleConsumer. */
 export class RocketMqSubscription implements DriverSubscription {
-  private readonly outstanding = new Set<RocketMqDelivery>();
+  /** Handed out and unsettled, at most prefetch: the receive loop waits for room. */
+  private readonly outstanding: Outstanding<RocketMqDelivery>;
+  readonly source: DeliverySource;
   private stopped = false;
   closed = false;
-  private wake: (() => void) | undefined;
   private readonly abort = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
@@ -220,10 +213,13 @@ export class RocketMqSubscription implements DriverSubscription {
     readonly consumer: SimpleConsumer,
     readonly spec: NormalizedSubscription,
     readonly readsDeadLetters: boolean,
-    private readonly prefetch: number,
+    prefetch: number,
     private readonly sink: DeliverySink,
     private readonly onClosed: () => void,
-  ) {}
+  ) {
+    this.outstanding = new Outstanding(prefetch);
+    this.source = { broker: 'rocketmq', topic: spec.topic, subscription: spec.name };
+  }
 
   /** Starts the receive loop. */
   start(): void {
@@ -233,17 +229,14 @@ export class RocketMqSubscription implements DriverSubscription {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      if (this.outstanding.size >= this.prefetch) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-        });
-        this.wake = undefined;
+      if (this.outstanding.full) {
+        await this.outstanding.untilRoom(this.abort.signal);
         continue;
       }
       let views: MessageView[];
       try {
         views = await this.consumer.receive(
-          Math.min(MAX_BATCH, this.prefetch - this.outstanding.size),
+          Math.min(MAX_BATCH, this.outstanding.room),
           this.host.invisibleDurationMs,
         );
         failures = 0;
@@ -262,7 +255,7 @@ export class RocketMqSubscription implements DriverSubscription {
             `subscription '${this.spec.name}' of '${this.spec.topic}': receive failed (${failures}x), retrying: ${error.message}`,
           );
         }
-        await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+        await retryPause(failures, this.abort.signal);
         continue;
       }
       for (const view of views) {
@@ -278,24 +271,9 @@ export class RocketMqSubscription implements DriverSubscription {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.abort.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        { once: true },
-      );
-    });
-  }
-
   /** @internal A delivery was settled (or gave up): room for one more. */
   settled(delivery: RocketMqDelivery): void {
     this.outstanding.delete(delivery);
-    this.wake?.();
   }
 
   /**
@@ -305,7 +283,6 @@ export class RocketMqSubscription implements DriverSubscription {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.wake?.();
   }
 
   /**
@@ -318,9 +295,7 @@ export class RocketMqSubscription implements DriverSubscription {
     this.closing ??= (async () => {
       await this.stop();
       this.closed = true;
-      const held = [...this.outstanding].filter((d) => d.held);
-      await Promise.allSettled(held.map((d) => d.release()));
-      this.outstanding.clear();
+      await Promise.allSettled(this.outstanding.drain().map((d) => d.release()));
       // The loop ends when its long poll returns (at most awaitDuration + the request timeout).
       const bound = this.host.awaitDurationMs + this.host.requestTimeoutMs + 1_000;
       let timer: NodeJS.Timeout | undefined;

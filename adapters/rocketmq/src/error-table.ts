@@ -8,11 +8,15 @@
 //   - 'client:<message start>': the client's own errors, which carry no code (plain Error / TypeError).
 // Every row says what the code means, so the mapping can be checked against the proto and the proxy's source.
 import {
+  causeChain,
+  describeError,
   ErrorCode,
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
   LosslessError,
+  nativeCode,
+  nativeMessage,
 } from '@lossless/core/driver';
 
 /** One row of the table (core's shape: code, meaning, optional retriable override). */
@@ -178,8 +182,7 @@ export function remotingErrorRow(code: number): ErrorRow {
 
 /** The table row for one native error (not its causes), and the key it matched. */
 function lookupOne(error: unknown): { key: number | string; row: ErrorRow } | undefined {
-  if (error === null || typeof error !== 'object') return undefined;
-  const { code } = error as { code?: unknown };
+  const code = nativeCode(error);
   if (typeof code === 'number') {
     // ClientException codes are RocketMQ's (≥ 20000); grpc-js ServiceError codes are 0-16.
     const key = code >= 20_000 ? code : `grpc:${code}`;
@@ -190,10 +193,11 @@ function lookupOne(error: unknown): { key: number | string; row: ErrorRow } | un
     const row = ERROR_TABLE.get(code);
     if (row) return { key: code, row };
   }
-  const message = error instanceof Error ? error.message : undefined;
+  const message = nativeMessage(error);
   if (message === undefined) return undefined;
   for (const key of MESSAGE_KEYS) {
-    if (message.startsWith(key.slice('client:'.length))) return { key, row: ERROR_TABLE.get(key)! };
+    const row = ERROR_TABLE.get(key);
+    if (row && message.startsWith(key.slice('client:'.length))) return { key, row };
   }
   return undefined;
 }
@@ -203,11 +207,9 @@ function lookupOne(error: unknown): { key: number | string; row: ErrorRow } | un
  * and route failures in plain Errors with the real error as `cause`, so the cause chain is searched too.
  */
 export function lookup(error: unknown): { key: number | string; row: ErrorRow; native: unknown } | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
+  for (const current of causeChain(error, 6)) {
     const found = lookupOne(current);
     if (found) return { ...found, native: current };
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }
@@ -215,8 +217,7 @@ export function lookup(error: unknown): { key: number | string; row: ErrorRow; n
 const mapper = errorMapper('rocketmq', (error) => {
   const found = lookup(error);
   if (!found) return undefined;
-  const text = error instanceof Error ? error.message : String(error);
-  return { row: found.row, detail: `(${String(found.key)}) ${text}` };
+  return { row: found.row, detail: `(${String(found.key)}) ${describeError(error)}` };
 });
 
 /** Maps a native error through the table to a LosslessError; undefined for errors the table does not know. */

@@ -6,6 +6,7 @@ import { format } from 'node:util';
 import { consoleLogger, type Logger } from '@lossless/core';
 import type { Secrets } from '@lossless/core/driver';
 import {
+  abortableDelay,
   type Capabilities,
   type DeliverySink,
   type Driver,
@@ -13,12 +14,13 @@ import {
   type DriverSubscription,
   ErrorCode,
   type Health,
-  type HealthState,
+  HealthTracker,
   LosslessError,
   type MessageRecord,
   type NormalizedSubscription,
   type NormalizedTopic,
   type NormalizedTopology,
+  retryPause,
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
@@ -82,7 +84,9 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   /** What the driver must never print (none yet: the ACL issue adds the access-key secret). */
   private readonly secrets: Secrets;
   private producer: Producer | undefined;
-  private healthState: Health = { state: 'connecting', since: Date.now() };
+  private readonly healthState: HealthTracker;
+  /** Aborted on close: ends the driver's polling waits. */
+  private readonly closeSignal = new AbortController();
   private everConnected = false;
   private closed = false;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -103,6 +107,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     this.options = resolveOptions(options);
     this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
     this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
+    this.healthState = new HealthTracker((text) => this.secrets.text(text));
     this.clientLogger = clientLogger(this.options.logger && this.secrets.logger(this.options.logger));
     this.invisibleDurationMs = this.options.invisibleDurationMs;
     this.awaitDurationMs = this.options.awaitDurationMs;
@@ -131,12 +136,8 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
 
   // --- connection and health ---------------------------------------------------------------------------------
 
-  async connect(signal: AbortSignal): Promise<void> {
-    try {
-      await this.connectOnce(signal);
-    } catch (error) {
-      throw this.secrets.scrub(error);
-    }
+  connect(signal: AbortSignal): Promise<void> {
+    return this.secrets.guard(() => this.connectOnce(signal));
   }
 
   /**
@@ -146,7 +147,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
    * once with that error instead of UNAVAILABLE at the deadline.
    */
   private async connectOnce(signal: AbortSignal): Promise<void> {
-    this.setState('connecting');
+    this.healthState.set('connecting');
     // A producer without topics starts without touching the network; routes are fetched per topic on use.
     const producer = new Producer({
       endpoints: this.options.endpoints,
@@ -173,10 +174,10 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       if (outcome === undefined) break;
       if (REFUSALS.has(outcome.code) && !outcome.retriable) throw outcome;
       last = outcome;
-      await sleep(250, signal);
+      await abortableDelay(250, signal);
     }
     this.everConnected = true;
-    this.setState('connected');
+    this.healthState.connected();
     this.probeTimer = setInterval(() => void this.tick(), PROBE_INTERVAL_MS);
     this.probeTimer.unref();
   }
@@ -204,20 +205,15 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     }
   }
 
-  private setState(state: HealthState, reason?: string): void {
-    if (this.healthState.state === state) return;
-    this.healthState = { state, since: Date.now(), ...(reason === undefined ? {} : { reason }) };
-  }
-
   /** @internal An operation reached the proxy. */
   reportOk(): void {
-    if (!this.closed && this.everConnected) this.setState('connected');
+    if (!this.closed && this.everConnected) this.healthState.connected();
   }
 
   /** @internal An operation failed; UNAVAILABLE means the proxy is not reachable right now. */
   reportError(error: LosslessError): void {
     if (!this.closed && this.everConnected && error.code === ErrorCode.UNAVAILABLE) {
-      this.setState('disconnected', error.message);
+      this.healthState.set('disconnected', error.message);
     }
   }
 
@@ -227,10 +223,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   }
 
   health(): Health {
-    const { reason } = this.healthState;
-    return reason === undefined
-      ? this.healthState
-      : { ...this.healthState, reason: this.secrets.text(reason) };
+    return this.healthState.snapshot();
   }
 
   classify(error: unknown): LosslessError | undefined {
@@ -340,7 +333,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
           );
         }
       }
-      await sleep(100);
+      await abortableDelay(100, this.closeSignal.signal);
     }
   }
 
@@ -500,7 +493,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     context: { topic: string; subscription: string },
   ): Promise<SimpleConsumer> {
     const deadline = Date.now() + CONSUMER_START_WAIT_MS;
-    for (;;) {
+    for (let retry = 1; ; retry++) {
       const consumer = new SimpleConsumer({
         endpoints: this.options.endpoints,
         namespace: this.options.namespace,
@@ -522,7 +515,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
           internal(`starting a consumer of group '${group}' failed`, thrown);
         this.reportError(error);
         if (!error.retriable || Date.now() > deadline || this.closed) throw error;
-        await sleep(500);
+        await retryPause(retry, this.closeSignal.signal);
       }
     }
   }
@@ -532,12 +525,13 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closeSignal.abort();
     if (this.probeTimer) clearInterval(this.probeTimer);
     await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
     const producer = this.producer;
     this.producer = undefined;
     await producer?.shutdown().catch(() => undefined);
-    this.healthState = { state: 'closed', since: Date.now() };
+    this.healthState.close();
   }
 }
 
@@ -547,19 +541,6 @@ function internal(what: string, cause: unknown): LosslessError {
     `rocketmq: ${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
     { broker: 'rocketmq', cause, retriable: false },
   );
-}
-
-/** Sleeps `ms`, or less when `signal` aborts; leaves no listener behind on the signal (connect() loops on it). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**
