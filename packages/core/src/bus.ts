@@ -18,12 +18,17 @@ import {
   DEFAULT_PUBLISH_CONFIG,
   PUBLISH_CONFIG_SHAPE,
   type PublishConfig,
-  Publisher,
-  type PublishOptions,
   type PublishReceipt,
-  type PublishResult,
-} from './publisher.js';
-import { type Handler, SUBSCRIBE_SHAPE, type SubscribeOptions, Subscription } from './subscriber.js';
+} from './publish-config.js';
+import { Publisher, type PublishOptions, type PublishResult } from './publisher.js';
+import {
+  DEFAULT_REDELIVERY_BACKOFF,
+  type Handler,
+  type ResolvedSubscribeOptions,
+  SUBSCRIBE_SHAPE,
+  type SubscribeOptions,
+  Subscription,
+} from './subscriber.js';
 import {
   DEFAULT_MAX_DELIVERIES,
   type NormalizedSubscription,
@@ -166,15 +171,12 @@ export class Bus {
     validateName('subscription', subscription);
     if (typeof handler !== 'function')
       throw invalidArgument('subscribe(): the handler must be a function', { topic, subscription });
-    const options = checkOptions<BusSubscribeOptions>('subscribe()', given, BUS_SUBSCRIBE_SHAPE, {
-      topic,
-      subscription,
-    });
+    const options = resolveSubscribeOptions(given, topic, subscription);
     const spec: NormalizedSubscription = this.declaredSubscriptions.get(subKey(topic, subscription)) ?? {
       name: subscription,
       topic,
-      maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
-      deadLetter: options.deadLetter ?? true,
+      maxDeliveries: options.maxDeliveries,
+      deadLetter: options.deadLetter,
       queueType: undefined,
     };
     const sub = new Subscription(this.driver, topic, spec, handler, options, this.logger, () =>
@@ -317,3 +319,34 @@ const BUS_SUBSCRIBE_SHAPE: OptionShape = {
   maxDeliveries: { type: 'integer', min: 1, max: 1_000 },
   deadLetter: { type: 'boolean' },
 };
+
+/**
+ * The one place subscribe options are checked and defaulted: the Subscription gets the result and reads no
+ * option itself. maxDeliveries and deadLetter are the fallback for a subscription this bus did not declare.
+ */
+function resolveSubscribeOptions(
+  given: unknown,
+  topic: string,
+  subscription: string,
+): ResolvedSubscribeOptions & { readonly maxDeliveries: number; readonly deadLetter: boolean } {
+  const options = checkOptions<BusSubscribeOptions>('subscribe()', given, BUS_SUBSCRIBE_SHAPE, {
+    topic,
+    subscription,
+  });
+  const concurrency = options.concurrency ?? 8;
+  return {
+    concurrency,
+    prefetch: options.prefetch ?? concurrency,
+    ordered: options.ordering === 'key',
+    redeliveryBackoff: mergeBackoff(
+      'subscribe(): redeliveryBackoff',
+      DEFAULT_REDELIVERY_BACKOFF,
+      options.redeliveryBackoff,
+    ),
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+    deadLetters: options.deadLetters ?? false,
+    onError: options.onError,
+    maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
+    deadLetter: options.deadLetter ?? true,
+  };
+}

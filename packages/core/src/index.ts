@@ -33,8 +33,9 @@ export {
 } from './message.js';
 export type { OutboxEntry, OutboxOptions, OutboxStore } from './outbox.js';
 export { memoryOutbox } from './outbox.js';
-export type { PublishConfig, PublishOptions, PublishReceipt, PublishResult } from './publisher.js';
-export { DEFAULT_PUBLISH_CONFIG } from './publisher.js';
+export type { PublishConfig, PublishReceipt } from './publish-config.js';
+export { DEFAULT_PUBLISH_CONFIG } from './publish-config.js';
+export type { PublishOptions, PublishResult } from './publisher.js';
 export type { Delivery, Handler, HandlerContext, SubscribeOptions, SubscriptionStats } from './subscriber.js';
 export { DEFAULT_REDELIVERY_BACKOFF, Subscription } from './subscriber.js';
 export type {

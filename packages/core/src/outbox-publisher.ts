@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import type { MessageRecord } from './message.js';
 import { Coalescer, type OutboxEntry, type OutboxOptions, type OutboxStore } from './outbox.js';
 import { PendingStore } from './pending-store.js';
-import type { PublishConfig, PublishReceipt } from './publisher.js';
+import type { PublishConfig, PublishReceipt } from './publish-config.js';
 
 type Send = (
   topic: string,
@@ -41,6 +41,7 @@ export class OutboxPublisher {
       maxBytes: Number.MAX_SAFE_INTEGER,
       waitMs: config.pendingWaitMs,
       maxWaiters: maxMessages,
+      owner: 'outbox',
     });
     this.puts = new Coalescer((entries) => this.store.put(entries));
     this.deletes = new Coalescer((ids) => this.store.delete(ids));

@@ -19,6 +19,12 @@ export interface PendingLimits {
   waitMs: number;
   /** How many publishes may wait for room at once; more are rejected at once. */
   maxWaiters: number;
+  /**
+   * Whose limits these are, so that RESOURCE_EXHAUSTED names the option to raise: 'publish' (default), the bus's
+   * unconfirmed messages (publish.maxPending / maxPendingBytes); 'outbox', the messages the outbox holds
+   * (outbox.maxMessages).
+   */
+  owner?: 'publish' | 'outbox';
 }
 
 export class PendingStore {
@@ -97,13 +103,15 @@ export class PendingStore {
   }
 
   private exhausted(topic: string, why: string): LosslessError {
-    return new LosslessError(
-      ErrorCode.RESOURCE_EXHAUSTED,
-      `publish to '${topic}' rejected: ${this.count} messages (${this.bytes} bytes) await a broker confirm ` +
-        `(limit ${this.limits.maxMessages} messages / ${this.limits.maxBytes} bytes) ${why}. ` +
-        'The broker is slow or unreachable: retry later or raise the publish limits.',
-      { topic },
-    );
+    const message =
+      this.limits.owner === 'outbox'
+        ? `publish to '${topic}' rejected: the outbox holds ${this.count} messages not yet confirmed by the ` +
+          `broker (limit outbox.maxMessages = ${this.limits.maxMessages}) ${why}. ` +
+          'The broker is slow or unreachable: retry later or raise outbox.maxMessages.'
+        : `publish to '${topic}' rejected: ${this.count} messages (${this.bytes} bytes) await a broker confirm ` +
+          `(limit ${this.limits.maxMessages} messages / ${this.limits.maxBytes} bytes) ${why}. ` +
+          'The broker is slow or unreachable: retry later or raise the publish limits.';
+    return new LosslessError(ErrorCode.RESOURCE_EXHAUSTED, message, { topic });
   }
 
   private remove(waiter: Waiter): void {

@@ -1,3 +1,5 @@
+// Publishing on the in-memory driver: confirms, batching, re-sends until the confirm deadline, bounded pending
+// memory, signals and close, and the outbox's own limit.
 import { describe, expect, it } from 'vitest';
 import { connect } from './bus.js';
 import type { Driver, SendOutcome } from './driver/driver.js';
@@ -5,6 +7,7 @@ import { ErrorCode, LosslessError } from './errors.js';
 import { silentLogger } from './logger.js';
 import { MemoryBroker, memoryDriver } from './memory/memory-driver.js';
 import type { MessageRecord } from './message.js';
+import { memoryOutbox } from './outbox.js';
 
 const topology = {
   topics: [{ name: 'orders' }],
@@ -348,6 +351,28 @@ describe('publish', () => {
     await closing;
     expect(bus.health().state).toBe('closed');
     await expect(bus.declare(topology)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('rejects with RESOURCE_EXHAUSTED naming outbox.maxMessages when the outbox is full', async () => {
+    const broker = new MemoryBroker();
+    const bus = await connect(memoryDriver({ broker }), {
+      logger: silentLogger,
+      publish: { pendingWaitMs: 50, confirmTimeoutMs: 500 },
+      outbox: { store: memoryOutbox(), maxMessages: 1 },
+    });
+    await bus.declare(topology);
+    broker.faults.onSend = () => 'hang';
+    const holding = bus.publish('orders', { body: 'takes the only outbox slot' });
+    const e = (await bus.publish('orders', { body: 'no room' }).then(
+      () => undefined,
+      (error: unknown) => error,
+    )) as LosslessError;
+    expect(e).toBeInstanceOf(LosslessError);
+    expect(e.code).toBe(ErrorCode.RESOURCE_EXHAUSTED);
+    expect(e.message).toContain('outbox.maxMessages = 1');
+    expect(e.message).not.toContain('publish limits');
+    await expect(holding).rejects.toMatchObject({ code: 'CONFIRM_TIMEOUT' });
+    await bus.close();
   });
 });
 

@@ -8,7 +8,6 @@ import {
   BACKOFF_SHAPE,
   type BackoffPolicy,
   backoffDelay,
-  mergeBackoff,
   TIMER_MAX_MS,
   unlimitedAbortController,
 } from './backoff.js';
@@ -82,6 +81,18 @@ export const SUBSCRIBE_SHAPE: OptionShape = {
   deadLetters: { type: 'boolean' },
   onError: { type: 'function' },
 };
+
+/** SubscribeOptions checked and with every default filled in: what a Subscription runs with (Bus.subscribe makes it). */
+export interface ResolvedSubscribeOptions {
+  readonly concurrency: number;
+  readonly prefetch: number;
+  /** ordering === 'key'. */
+  readonly ordered: boolean;
+  readonly redeliveryBackoff: BackoffPolicy;
+  readonly shutdownTimeoutMs: number;
+  readonly deadLetters: boolean;
+  readonly onError: SubscribeOptions['onError'];
+}
 
 export interface SubscriptionStats {
   /** Handlers running now. */
@@ -171,7 +182,6 @@ export class Subscription {
   private readonly concurrency: number;
   private readonly ordered: boolean;
   private readonly backoff: BackoffPolicy;
-  private readonly shutdownTimeoutMs: number;
   private readonly ready: Tracked[] = [];
   /** Ordered mode: deliveries waiting behind a running one of the same key. */
   private readonly keyQueues = new Map<string, Tracked[]>();
@@ -183,23 +193,19 @@ export class Subscription {
   private stopping = false;
   private closing: Promise<void> | undefined;
 
+  /** @internal Made by Bus.subscribe, which resolves the options. */
   constructor(
     private readonly driver: Driver,
     readonly topic: string,
     private readonly spec: NormalizedSubscription,
     private readonly handler: Handler,
-    private readonly options: SubscribeOptions,
+    private readonly options: ResolvedSubscribeOptions,
     private readonly logger: Logger,
     private readonly onClosed: () => void,
   ) {
-    this.concurrency = options.concurrency ?? 8;
-    this.ordered = options.ordering === 'key';
-    this.backoff = mergeBackoff(
-      'subscribe(): redeliveryBackoff',
-      DEFAULT_REDELIVERY_BACKOFF,
-      options.redeliveryBackoff,
-    );
-    this.shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+    this.concurrency = options.concurrency;
+    this.ordered = options.ordered;
+    this.backoff = options.redeliveryBackoff;
   }
 
   get name(): string {
@@ -211,8 +217,8 @@ export class Subscription {
     this.driverSub = await this.driver.subscribe(
       {
         subscription: this.spec,
-        deadLetters: this.options.deadLetters ?? false,
-        prefetch: this.options.prefetch ?? this.concurrency,
+        deadLetters: this.options.deadLetters,
+        prefetch: this.options.prefetch,
         keyOrdering: this.ordered,
       },
       (raw) => this.onDelivery(new Tracked(raw, this)),
@@ -380,7 +386,7 @@ export class Subscription {
     }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.shutdownTimeoutMs);
+      timer = setTimeout(resolve, this.options.shutdownTimeoutMs);
     });
     await Promise.race([Promise.allSettled([...this.running]), deadline]);
     clearTimeout(timer);
