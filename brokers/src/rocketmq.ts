@@ -15,9 +15,9 @@
 //
 // Everything a run creates (generated config, store, RocketMQ's own logs under user.home, console output, pid
 // files) lives under <home>/rocketmq-<version>/, so brokers started by the CLI can be killed, restarted or
-// stopped from a test in another process. The admin is @lossless/rocketmq's RocketMqAdmin (RocketMQ's remoting
-// protocol straight from Node, the one implementation of it), so creating a topic takes milliseconds instead of a
-// 4 s `mqadmin` JVM.
+// stopped from a test in another process. The admin is @lossless/rocketmq-admin's RocketMqAdmin (RocketMQ's
+// remoting protocol straight from Node, the one implementation of it, which the driver uses too), so creating a
+// topic takes milliseconds instead of a 4 s `mqadmin` JVM.
 //
 // Readiness is never "the port is open": the broker is ready when it answers a remoting request itself and, if
 // the name server runs, the name server lists it; the proxy is ready when it answers a route query for the
@@ -36,7 +36,7 @@ import {
   ResponseCode,
   type RocketMqMessageType,
   remotingCall,
-} from '@lossless/rocketmq';
+} from '@lossless/rocketmq-admin';
 import { defaultLog, kitHome } from './home.js';
 import { resolveJars } from './maven.js';
 import {
@@ -473,7 +473,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
 
   let upPromise: Promise<void> | undefined;
 
-  // The remoting admin of @lossless/rocketmq, plus what only the kit needs: waiting for the proxy's route cache.
+  // @lossless/rocketmq-admin's remoting admin, plus what only the kit needs: waiting for the proxy's route cache.
   const remoting = new RemotingAdmin({ namesrv: settings.namesrv, cluster: CLUSTER_NAME });
   const admin: RocketMqAdmin = {
     async createTopic(name, topicOptions = {}) {

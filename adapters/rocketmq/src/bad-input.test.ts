@@ -6,8 +6,9 @@
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import { connect, isLosslessError, type Logger } from '@lossless/core';
+import { remotingErrorRow } from '@lossless/rocketmq-admin';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classifyNative, ERROR_TABLE, remotingErrorRow } from './error-table.js';
+import { classifyNative, ERROR_TABLE } from './error-table.js';
 import { MAX_DELIVERABLE_BYTES } from './options.js';
 import { rocketmq } from './rocketmq-driver.js';
 

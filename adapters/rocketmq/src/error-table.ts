@@ -3,7 +3,7 @@
 //     which the client throws as ClientException subclasses (BadRequestException, NotFoundException, …);
 //   - 'grpc:N': a gRPC transport status (grpc-js ServiceError.code, https://grpc.github.io/grpc/core/md_doc_statuscodes.html);
 //   - 'remoting:N': a response code of the remoting protocol (org.apache.rocketmq.remoting.protocol.ResponseCode),
-//     from the admin;
+//     from the admin; these rows live in @lossless/rocketmq-admin (REMOTING_ERROR_TABLE) and are spread in here;
 //   - an errno ('ECONNREFUSED', …): the admin's TCP connection to a name server or broker;
 //   - 'client:<message start>': the client's own errors, which carry no code (plain Error / TypeError).
 // Every row says what the code means, so the mapping can be checked against the proto and the proxy's source.
@@ -18,6 +18,7 @@ import {
   nativeCode,
   nativeMessage,
 } from '@lossless/core/driver';
+import { REMOTING_ERROR_TABLE } from '@lossless/rocketmq-admin';
 
 /** One row of the table (core's shape: code, meaning, optional retriable override). */
 export type { ErrorRow };
@@ -128,20 +129,8 @@ export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<numbe
   // 12 UNIMPLEMENTED: the endpoint is not a RocketMQ 5 proxy.
   ['grpc:12', { code: ErrorCode.UNSUPPORTED, meaning: 'not a RocketMQ 5 gRPC proxy' }],
 
-  // --- remoting ResponseCode (admin calls to the name server and brokers) ------------------------------------
-  // 1 SYSTEM_ERROR / 2 SYSTEM_BUSY: the server failed or is overloaded.
-  ['remoting:1', { code: ErrorCode.UNAVAILABLE, meaning: 'system error' }],
-  ['remoting:2', { code: ErrorCode.UNAVAILABLE, meaning: 'system busy' }],
-  // 14 SERVICE_NOT_AVAILABLE: broker shutting down or a slave.
-  ['remoting:14', { code: ErrorCode.UNAVAILABLE, meaning: 'service not available' }],
-  // 16 NO_PERMISSION (ResponseCode.NO_PERMISSION): the broker's ACL refused the admin's request, or the broker
-  // or topic is not writable / readable (perm).
-  ['remoting:16', { code: ErrorCode.PERMISSION_DENIED, meaning: 'no permission' }],
-  // 17 TOPIC_NOT_EXIST / 26 SUBSCRIPTION_GROUP_NOT_EXIST.
-  ['remoting:17', { code: ErrorCode.NOT_FOUND, meaning: 'topic does not exist' }],
-  ['remoting:26', { code: ErrorCode.NOT_FOUND, meaning: 'subscription group does not exist' }],
-  // 29 INVALID_PARAMETER: an illegal topic or group name, or MIXED message type.
-  ['remoting:29', { code: ErrorCode.INVALID_ARGUMENT, meaning: 'invalid parameter' }],
+  // --- remoting ResponseCode (admin calls): the rows of @lossless/rocketmq-admin's REMOTING_ERROR_TABLE ---
+  ...REMOTING_ERROR_TABLE,
 
   // --- TCP errors of admin connections --------------------------------------------------------------------
   ['ECONNREFUSED', { code: ErrorCode.UNAVAILABLE, meaning: 'connection refused' }],
@@ -172,13 +161,6 @@ export const ERROR_TABLE: ReadonlyMap<number | string, ErrorRow> = new Map<numbe
 const MESSAGE_KEYS = [...ERROR_TABLE.keys()].filter(
   (k): k is string => typeof k === 'string' && k.startsWith('client:'),
 );
-
-/** The row for a remoting response code (INTERNAL, not retriable, for codes the table does not know). */
-export function remotingErrorRow(code: number): ErrorRow {
-  return (
-    ERROR_TABLE.get(`remoting:${code}`) ?? { code: ErrorCode.INTERNAL, meaning: 'refused by the server' }
-  );
-}
 
 /** The table row for one native error (not its causes), and the key it matched. */
 function lookupOne(error: unknown): { key: number | string; row: ErrorRow } | undefined {

@@ -1,18 +1,24 @@
 // @lossless/rocketmq — the RocketMQ 5 driver for lossless (rocketmq-client-nodejs over the gRPC proxy): sends
 // answered SEND_OK after the broker's SYNC_FLUSH, SimpleConsumer acks after the handler, leases kept alive while
 // handlers run, dead letters with the last error, and topology (topics with message.type, groups, offsets)
-// created from TypeScript over RocketMQ's remoting protocol. Use it with `connect(rocketmq({ endpoints, namesrv }))`
-// from `@lossless/core`.
+// created from TypeScript over RocketMQ's remoting protocol (@lossless/rocketmq-admin, whose API is re-exported
+// here). Use it with `connect(rocketmq({ endpoints, namesrv }))` from `@lossless/core`.
 
 export {
   type CreateGroupOptions,
   type CreateTopicOptions,
   type GroupInfo,
+  parseServerJson,
+  RemotingConnectionError,
+  type RemotingResponse,
+  RequestCode,
+  ResponseCode,
   RocketMqAdmin,
   type RocketMqAdminOptions,
   type RocketMqMessageType,
+  remotingCall,
   type TopicInfo,
-} from './admin.js';
+} from '@lossless/rocketmq-admin';
 export { ERROR_TABLE, type ErrorRow } from './error-table.js';
 export { EMPTY_BODY_PROPERTY, EMPTY_HEADERS_PROPERTY, messageGroupOf } from './message-mapping.js';
 export {
@@ -22,12 +28,4 @@ export {
   deadLetterTopicName,
 } from './naming.js';
 export type { RocketMqDriverOptions } from './options.js';
-export {
-  parseServerJson,
-  RemotingConnectionError,
-  type RemotingResponse,
-  RequestCode,
-  ResponseCode,
-  remotingCall,
-} from './remoting.js';
 export { DEFAULT_QUEUES, type RocketMqDriver, rocketmq } from './rocketmq-driver.js';

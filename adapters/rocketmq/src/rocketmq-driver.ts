@@ -24,10 +24,10 @@ import {
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
+import { RocketMqAdmin, type TopicInfo } from '@lossless/rocketmq-admin';
 import { type ILogger, Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
-import { RocketMqAdmin, type TopicInfo } from './admin.js';
 import { type ConsumerHost, RocketMqSubscription } from './consumer.js';
 import { classifyNative, whileBrokerRestarts } from './error-table.js';
 import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';

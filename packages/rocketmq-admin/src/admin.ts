@@ -1,10 +1,9 @@
 // Topology administration of a RocketMQ 5 cluster from TypeScript, over the remoting protocol (no Java, no
 // mqadmin): topics with their `message.type`, subscription groups with their retry settings, and the consumer
-// offsets that make a new group start where it was declared. The driver's declare() uses it, the broker kit uses
-// it, and applications may use it for tooling. Every method talks to the name server (for the cluster's brokers
-// and routes) and to each master broker of the cluster.
+// offsets that make a new group start where it was declared. The driver's declare() (@lossless/rocketmq) uses it,
+// the broker kit (@lossless/brokers) uses it, and applications may use it for tooling. Every method talks to the
+// name server (for the cluster's brokers and routes) and to each master broker of the cluster.
 import { ErrorCode, LosslessError } from '@lossless/core/driver';
-import { remotingErrorRow } from './error-table.js';
 import {
   parseServerJson,
   type RemotingResponse,
@@ -12,6 +11,7 @@ import {
   ResponseCode,
   remotingCall,
 } from './remoting.js';
+import { remotingErrorRow } from './remoting-errors.js';
 
 /** A topic's `message.type` attribute: the gRPC proxy refuses messages of any other type. */
 export type RocketMqMessageType = 'NORMAL' | 'FIFO' | 'DELAY' | 'TRANSACTION';

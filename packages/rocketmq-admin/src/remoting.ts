@@ -2,7 +2,7 @@
 // enough of it to create and inspect topics, groups and consumer offsets from Node (the gRPC proxy has no admin
 // API). A frame is [total length][serialize type << 24 | header length][JSON header][body], all big-endian; the
 // total length counts everything after itself, and the answer carries the request's `opaque`. This is the only
-// implementation of the protocol in the repository: the broker kit imports it from here.
+// implementation of the protocol in the repository: the driver and the broker kit import it from this package.
 import { createConnection } from 'node:net';
 
 /** Request codes (org.apache.rocketmq.remoting.protocol.RequestCode, 5.3.x). */
