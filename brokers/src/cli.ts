@@ -150,24 +150,26 @@ async function down(parsed: Parsed): Promise<void> {
 }
 
 async function nodeCommand(parsed: Parsed, action: 'kill' | 'restart'): Promise<void> {
-  const [kind] = kindsOf(parsed.positionals[1], false);
+  const kind = kindsOf(parsed.positionals[1], false)[0];
+  if (kind === undefined) throw new UsageError('which broker? (kill and restart take one)');
   // Without --node the fixture's default: node 0 (RocketMQ: the broker and the proxy in front of it).
   const index = parsed.values.node === undefined ? undefined : Number(parsed.values.node);
   if (index !== undefined && (!Number.isInteger(index) || index < 0))
     throw new UsageError(`--node must be a node index, not "${parsed.values.node}"`);
-  const broker = brokerFor(kind!, parsed.values, false);
+  const broker = brokerFor(kind, parsed.values, false);
   if (index !== undefined && index >= broker.nodes.length) {
     throw new UsageError(
       `${broker.cluster} has ${broker.nodes.length} node(s); --node ${index} does not exist`,
     );
   }
   await (action === 'kill' ? broker.kill(index) : broker.restart(index));
+  const named = (i: number) => `node ${i} (${broker.nodes[i]?.name ?? '?'})`;
   const what =
     index !== undefined
-      ? `node ${index} (${broker.nodes[index]!.name})`
+      ? named(index)
       : broker.kind === 'rocketmq'
         ? 'broker and proxy (nodes 0 and 2)'
-        : `node 0 (${broker.nodes[0]!.name})`;
+        : named(0);
   process.stdout.write(`${broker.cluster} ${what}: ${action === 'kill' ? 'killed' : 'restarted'}\n`);
 }
 
@@ -195,7 +197,8 @@ async function status(parsed: Parsed): Promise<void> {
     process.stdout.write(`no fixtures found under ${kitHome()}\n`);
     return;
   }
-  const rows = [['KIND', 'CLUSTER', 'NODE', 'RUNNING', 'PID', 'PORTS']];
+  const header = ['KIND', 'CLUSTER', 'NODE', 'RUNNING', 'PID', 'PORTS'];
+  const rows = [header];
   for (const s of statuses) {
     for (const n of s.nodes) {
       const ports = Object.entries(n.ports)
@@ -211,11 +214,11 @@ async function status(parsed: Parsed): Promise<void> {
       ]);
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
   for (const r of rows)
     process.stdout.write(
       `${r
-        .map((c, i) => c.padEnd(widths[i]!))
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
         .join('  ')
         .trimEnd()}\n`,
     );

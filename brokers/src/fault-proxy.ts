@@ -89,8 +89,7 @@ class Pipe {
       return;
     }
     const now = Date.now();
-    while (this.queue.length > 0 && !this.waitingDrain) {
-      const item = this.queue[0]!;
+    for (let item = this.queue[0]; item !== undefined && !this.waitingDrain; item = this.queue[0]) {
       if (item.at > now) {
         this.timer = setTimeout(() => this.pump(), item.at - now);
         break;

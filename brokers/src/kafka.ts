@@ -3,11 +3,13 @@
 // (server.properties, data, console log, pid file) lives under <home>/kafka-<version>-n<nodes>/node-<i>/, so a
 // cluster started by the CLI can be killed, restarted or stopped from a test in another process.
 //
+// This file is the fixture: the node and cluster lifecycle (launch, stop, kill, restart, status) and the public
+// factory. The jars come from kafka-dist.ts, the node's files from kafka-config.ts, the JVM and its class archive
+// from kafka-jvm.ts, readiness from kafka-probe.ts.
+//
 // Readiness is never "the port is open": a node is ready when a kafkajs admin connected to it sees every
 // expected broker in its metadata (describeCluster), and `up()` also waits until the group coordinator
 // answers (which creates __consumer_offsets), so the first consumer of a test does not pay for that.
-import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -18,17 +20,15 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { connect, Socket } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, ISocketFactoryArgs, LogEntry } from 'kafkajs';
-import { Kafka, logLevel } from 'kafkajs';
 import { defaultLog, kitHome } from './home.js';
-import type { MavenArtifact } from './maven.js';
-import { resolveJars } from './maven.js';
+import { HOST, randomClusterId, serverProperties } from './kafka-config.js';
+import { kafkaJars, resolveVersion } from './kafka-dist.js';
+import { classArchive, javaCommand, jvmArgs, runJava } from './kafka-jvm.js';
+import { type ProbedCluster, waitForGroupCoordinator, waitForIsr, waitForNodes } from './kafka-probe.js';
 import {
   exclusive,
-  isAlive,
   killHard,
   livePid,
   portOpen,
@@ -39,10 +39,7 @@ import {
 } from './process.js';
 import type { Broker, BrokerNode, BrokerOptions, BrokerStatus, KafkaSettings, NodeStatus } from './types.js';
 
-/** The pinned versions: the newest 3.9.x and the newest 4.x on Maven Central (checked 2026-11). */
-export const KAFKA_3_VERSION = '3.9.2';
-export const KAFKA_4_VERSION = '4.4.0';
-export const DEFAULT_KAFKA_VERSION = KAFKA_4_VERSION;
+export { DEFAULT_KAFKA_VERSION, KAFKA_3_VERSION, KAFKA_4_VERSION } from './kafka-dist.js';
 
 export interface KafkaOptions extends BrokerOptions {
   /**
@@ -56,294 +53,6 @@ export interface KafkaOptions extends BrokerOptions {
   heap?: string[];
   /** How long a node may take to accept clients after its process started (default 120 s). */
   readyTimeoutMs?: number;
-}
-
-const HOST = '127.0.0.1';
-const LOG4J_VERSION = '2.25.3';
-
-function resolveVersion(version: string | undefined): string {
-  const v = version ?? DEFAULT_KAFKA_VERSION;
-  if (v === '3' || v === '3.9') return KAFKA_3_VERSION;
-  if (v === '4' || v === KAFKA_4_VERSION.split('.').slice(0, 2).join('.')) return KAFKA_4_VERSION;
-  if (!/^(3\.9|4\.\d+)\.\d+$/.test(v)) {
-    throw new Error(
-      `kafka: version ${v} is not supported (use 3.9.x or 4.x.y; pinned ${KAFKA_3_VERSION}, ${KAFKA_4_VERSION})`,
-    );
-  }
-  return v;
-}
-
-function isKafka4(version: string): boolean {
-  return version.startsWith('4.');
-}
-
-/** The broker jars and the logging backend each line needs (Kafka's pom leaves the backend to the distribution). */
-function artifacts(version: string): { deps: MavenArtifact[]; exclusions: string[] } {
-  const kafkaJar = { groupId: 'org.apache.kafka', artifactId: 'kafka_2.13', version };
-  if (isKafka4(version)) {
-    // 4.x logs through slf4j 1.7 → log4j2 (the distribution ships log4j-slf4j-impl + log4j-core).
-    return {
-      deps: [
-        kafkaJar,
-        { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
-        { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: LOG4J_VERSION },
-      ],
-      exclusions: [],
-    };
-  }
-  // 3.9 logs through slf4j 1.7 → reload4j; ZooKeeper's pom would bring logback as a second binding.
-  return {
-    deps: [
-      kafkaJar,
-      { groupId: 'ch.qos.reload4j', artifactId: 'reload4j', version: '1.2.25' },
-      { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
-    ],
-    exclusions: ['ch.qos.logback:logback-classic', 'ch.qos.logback:logback-core'],
-  };
-}
-
-function loggingConfig(
-  version: string,
-  level: 'INFO' | 'WARN',
-): { file: string; text: string; property: string } {
-  // Everything goes to stdout, which the supervisor appends to the node's console log. The per-client config
-  // dumps are held back: they bury the lines that explain a failure.
-  const quiet = [
-    'kafka.server.KafkaConfig',
-    'org.apache.kafka.clients.producer.ProducerConfig',
-    'org.apache.kafka.clients.consumer.ConsumerConfig',
-    'org.apache.kafka.clients.admin.AdminClientConfig',
-    'org.apache.kafka.common.config.AbstractConfig',
-    'org.apache.kafka.common.utils.AppInfoParser',
-    'org.apache.kafka.common.utils.internals.AppInfoParser',
-  ];
-  if (isKafka4(version)) {
-    const loggers = quiet.flatMap((name, i) => [`logger.q${i}.name = ${name}`, `logger.q${i}.level = WARN`]);
-    return {
-      file: `log4j2-${level.toLowerCase()}.properties`,
-      property: 'log4j2.configurationFile',
-      text: [
-        'status = warn',
-        // Kafka stops on SIGTERM through its own hooks; log4j's hook would swap in a SimpleLogger half-way.
-        'shutdownHook = disable',
-        'appender.out.type = Console',
-        'appender.out.name = OUT',
-        'appender.out.layout.type = PatternLayout',
-        'appender.out.layout.pattern = [%d] %p %m (%c)%n',
-        `rootLogger.level = ${level}`,
-        'rootLogger.appenderRef.out.ref = OUT',
-        ...loggers,
-        '',
-      ].join('\n'),
-    };
-  }
-  return {
-    file: `log4j-${level.toLowerCase()}.properties`,
-    property: 'log4j.configuration',
-    text: [
-      `log4j.rootLogger=${level}, stdout`,
-      'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
-      'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
-      'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
-      ...quiet.map((name) => `log4j.logger.${name}=WARN`),
-      '',
-    ].join('\n'),
-  };
-}
-
-/** A Kafka Uuid as `kafka-storage random-uuid` prints it: 16 random bytes, base64url without padding. */
-function randomClusterId(): string {
-  for (;;) {
-    const id = randomBytes(16).toString('base64url');
-    // Kafka's Uuid.randomUuid() skips ids that start with '-' (they read as options) and the reserved ones.
-    if (!id.startsWith('-') && id !== 'AAAAAAAAAAAAAAAAAAAAAA' && id !== 'AAAAAAAAAAAAAAAAAAAAAQ') return id;
-  }
-}
-
-function javaCommand(): string {
-  return process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-}
-
-function runJava(args: string[], cwd: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      javaCommand(),
-      args,
-      { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) reject(new Error(`${error.message}\n${stdout}\n${stderr}`.trim()));
-        else resolve(`${stdout}${stderr}`);
-      },
-    );
-  });
-}
-
-// --- serialisation: one operation at a time per cluster, in this process and across processes -------------------
-
-// (exclusive() from process.ts)
-
-const jarDirs = new Map<string, Promise<string>>();
-
-/** The runtime classpath directory of one Kafka version (resolved once per machine, then cached). */
-export function kafkaJars(
-  version: string,
-  options: { home?: string; log?: (line: string) => void } = {},
-): Promise<string> {
-  const v = resolveVersion(version);
-  const { deps, exclusions } = artifacts(v);
-  // The jar set's name carries a hash of its definition, so changing the artifacts re-resolves.
-  const hash = createHash('sha256').update(JSON.stringify({ deps, exclusions })).digest('hex').slice(0, 8);
-  const name = `kafka-${v}-${hash}`;
-  const home = kitHome(options.home);
-  const key = join(home, 'jars', name);
-  let pending = jarDirs.get(key);
-  if (!pending) {
-    mkdirSync(join(home, 'jars'), { recursive: true });
-    pending = exclusive(`${key}.lock`, `resolving ${name}`, () =>
-      resolveJars(name, deps, {
-        home,
-        exclusions,
-        ...(options.log ? { log: options.log } : {}),
-      }),
-    );
-    jarDirs.set(key, pending);
-    pending.catch(() => jarDirs.delete(key));
-  }
-  return pending;
-}
-
-// --- class data sharing: a JVM that maps an archive of Kafka's loaded classes starts about twice as fast -----------
-//
-// The archive is made for free: when none exists, one started node runs with -XX:ArchiveClassesAtExit and
-// writes it when it exits gracefully (stop/down; a SIGKILL writes nothing and the next start tries again). An
-// archive that does not match the JVM or the classpath is ignored by the JVM (a warning in the log), but a
-// truncated one (its writer killed while dumping) crashes it with SIGBUS: a dump is adopted only after a JVM
-// started with it under -Xshare:on.
-
-interface ClassArchive {
-  args: string[];
-  /** Records the pid of the JVM that dumps (call right after spawning it). */
-  spawned(pid: number): void;
-}
-
-async function classArchive(lib: string): Promise<ClassArchive> {
-  const dir = dirname(lib);
-  const archive = join(dir, 'classes.jsa');
-  let dumping = false;
-  for (const entry of readdirSync(dir)) {
-    if (!entry.endsWith('.jsa.owner')) continue;
-    const owner = join(dir, entry);
-    const dump = owner.slice(0, -'.owner'.length);
-    const writer = Number.parseInt(readFileSync(owner, 'utf8'), 10);
-    if (Number.isInteger(writer) && writer > 0 && isAlive(writer)) {
-      dumping = true;
-      continue;
-    }
-    // The writer is gone: it wrote a complete archive at exit, or nothing, or (killed while dumping) a part.
-    if (!existsSync(archive) && existsSync(dump)) {
-      const usable = await runJava(
-        [
-          `-XX:SharedArchiveFile=${dump}`,
-          '-Xshare:on',
-          '-XX:ErrorFile=/dev/null',
-          '-cp',
-          join(lib, '*'),
-          '-version',
-        ],
-        dir,
-        30_000,
-      ).then(
-        () => true,
-        () => false,
-      );
-      try {
-        if (usable && !existsSync(archive)) renameSync(dump, archive);
-      } catch {
-        /* another process adopted it first */
-      }
-    }
-    rmSync(dump, { force: true });
-    rmSync(owner, { force: true });
-  }
-  const none = { args: [], spawned: () => {} };
-  if (existsSync(archive)) return { ...none, args: [`-XX:SharedArchiveFile=${archive}`, '-Xshare:auto'] };
-  if (dumping) return none;
-  const dump = join(dir, `dump-${randomBytes(4).toString('hex')}.jsa`);
-  return {
-    args: [`-XX:ArchiveClassesAtExit=${dump}`],
-    spawned: (pid) => writeFileSync(`${dump}.owner`, String(pid)),
-  };
-}
-
-// --- kafkajs probes: silent unless they fail --------------------------------------------------------------------
-
-interface Probe {
-  kafka: Kafka;
-  /** The last kafkajs log lines (errors and warnings), for failure messages. */
-  recent: string[];
-}
-
-/**
- * A kafkajs client for readiness checks. kafkajs sends a request to a random broker of its pool, so a probe
- * that must see one node's own view (its metadata cache) is pinned to it: connections to other nodes fail.
- */
-function probe(brokers: string[], pinnedTo?: string): Probe {
-  const recent: string[] = [];
-  const kafka = new Kafka({
-    clientId: 'lossless-brokers',
-    brokers,
-    connectionTimeout: 1_000,
-    requestTimeout: 5_000,
-    retry: { retries: 0 },
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ namespace, log }: LogEntry) => {
-        const { message, error } = log as { message?: string; error?: string };
-        if (pinnedTo && message?.includes('pinned to')) return;
-        recent.push(`${namespace}: ${message ?? ''}${error ? ` (${error})` : ''}`);
-        if (recent.length > 10) recent.shift();
-      },
-    ...(pinnedTo
-      ? {
-          socketFactory: ({ host, port, onConnect }: ISocketFactoryArgs) => {
-            if (`${host}:${port}` === pinnedTo) return connect({ host, port }, onConnect);
-            const socket = new Socket();
-            setImmediate(() => socket.destroy(new Error(`probe pinned to ${pinnedTo}`)));
-            return socket;
-          },
-        }
-      : {}),
-  });
-  return { kafka, recent };
-}
-
-/** Runs fn with a fresh admin whose every request goes to `address` (no cached metadata). */
-async function withPinnedAdmin<T>(
-  address: string,
-  recent: string[],
-  fn: (admin: Admin) => Promise<T>,
-): Promise<T> {
-  const { kafka, recent: own } = probe([address], address);
-  const admin = kafka.admin();
-  try {
-    await admin.connect();
-    return await fn(admin);
-  } catch (error) {
-    recent.push(`${address}: ${(error as Error).message}`, ...own);
-    while (recent.length > 10) recent.shift();
-    throw error;
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
-}
-
-/** Node ids of the live brokers in `address`'s own metadata. */
-async function brokerIdsSeenBy(address: string, recent: string[]): Promise<number[]> {
-  return withPinnedAdmin(address, recent, async (admin) => {
-    const { brokers } = await admin.describeCluster();
-    return brokers.map((b) => b.nodeId).sort((a, b) => a - b);
-  });
 }
 
 // --- the fixture ------------------------------------------------------------------------------------------------
@@ -464,70 +173,10 @@ class KafkaCluster implements Broker<KafkaSettings> {
     return node;
   }
 
-  // --- configuration --------------------------------------------------------------------------------------------
-
-  private serverProperties(node: KafkaNode): string {
-    const replicated = this.nodes.length > 1;
-    const rf = replicated ? 3 : 1;
-    const minIsr = replicated ? 2 : 1;
-    const props: Record<string, string | number | boolean> = {
-      'process.roles': 'broker,controller',
-      'node.id': node.index,
-      'controller.quorum.voters': this.nodes.map((n) => `${n.index}@${HOST}:${n.controllerPort}`).join(','),
-      listeners: `PLAINTEXT://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controllerPort}`,
-      'advertised.listeners': `PLAINTEXT://${HOST}:${node.port}`,
-      'controller.listener.names': 'CONTROLLER',
-      'inter.broker.listener.name': 'PLAINTEXT',
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'log.dirs': node.dataDir,
-      // Topics exist only when a test creates them; no leader from outside the ISR, ever.
-      'auto.create.topics.enable': false,
-      'unclean.leader.election.enable': false,
-      'group.initial.rebalance.delay.ms': 0,
-      'num.partitions': 1,
-      // One node: every replication setting is lowered to 1 (offsets topic, transaction log and its min ISR,
-      // default RF, min.insync.replicas) — a single broker cannot do more. Three nodes: RF 3, min ISR 2.
-      'default.replication.factor': rf,
-      'min.insync.replicas': minIsr,
-      'offsets.topic.replication.factor': rf,
-      'transaction.state.log.replication.factor': rf,
-      'transaction.state.log.min.isr': minIsr,
-      // Fewer internal partitions than the defaults (50) make the first start and every recovery quicker.
-      'offsets.topic.num.partitions': 10,
-      'transaction.state.log.num.partitions': 10,
-      // A killed node is fenced (and its partitions fail over) after 4 s instead of 9 s; a node restarted after a SIGKILL
-      // can register only once its previous incarnation expired, so this also bounds restart().
-      'broker.heartbeat.interval.ms': 500,
-      'broker.session.timeout.ms': 4_000,
-      // The log cleaner's default 128 MiB dedupe buffer is a sixth of this small heap.
-      'log.cleaner.dedupe.buffer.size': 32 * 1024 * 1024,
-      // Acknowledged means written to the OS: a SIGKILL keeps it; only an OS crash would need log.flush.*.
-    };
-    if (isKafka4(this.version)) {
-      props['share.coordinator.state.topic.replication.factor'] = rf;
-      props['share.coordinator.state.topic.min.isr'] = minIsr;
-    }
-    Object.assign(props, this.options.serverProperties ?? {});
-    const lines = Object.entries(props).map(([k, v]) => `${k}=${String(v)}`);
-    return `# Generated by the lossless broker kit at every start; edits are overwritten.\n${lines.join('\n')}\n`;
-  }
+  // --- launch -----------------------------------------------------------------------------------------------------
 
   private jvm(lib: string, level: 'INFO' | 'WARN'): string[] {
-    const logging = loggingConfig(this.version, level);
-    const file = join(this.dir, logging.file);
-    writeFileSync(file, logging.text);
-    return [
-      ...(this.options.heap ?? ['-Xms256m', '-Xmx768m']),
-      '-XX:+UseG1GC',
-      '-XX:MaxGCPauseMillis=20',
-      '-XX:InitiatingHeapOccupancyPercent=35',
-      '-XX:+ExplicitGCInvokesConcurrent',
-      '-XX:+ExitOnOutOfMemoryError',
-      '-Djava.awt.headless=true',
-      `-D${logging.property}=file:${file}`,
-      '-cp',
-      join(lib, '*'),
-    ];
+    return jvmArgs({ version: this.version, dir: this.dir, lib, level, heap: this.options.heap });
   }
 
   private clusterId(): string {
@@ -583,7 +232,10 @@ class KafkaCluster implements Broker<KafkaSettings> {
     await Promise.all(
       stopped.map(async (node) => {
         mkdirSync(node.dir, { recursive: true });
-        writeFileSync(node.propertiesFile, this.serverProperties(node));
+        writeFileSync(
+          node.propertiesFile,
+          serverProperties(node, this.nodes, this.version, this.options.serverProperties),
+        );
         await this.format(node, lib, clusterId);
       }),
     );
@@ -625,98 +277,15 @@ class KafkaCluster implements Broker<KafkaSettings> {
     return '';
   }
 
-  /**
-   * Waits until each of `nodes` serves metadata listing every running node of the cluster, and every other running
-   * node lists them too: the node has (re)joined and clients can use it.
-   */
+  /** Waits until `nodes` have (re)joined and clients can use them (see waitForNodes in kafka-probe.ts). */
   async waitForNodes(nodes: readonly KafkaNode[]): Promise<void> {
     const started = Date.now();
-    await Promise.all(
-      nodes.map(async (node) => {
-        const recent: string[] = [];
-        let seen: number[] = [];
-        const ready = async () => {
-          const running = this.nodes.filter((n) => livePid(n.pidFile) !== undefined);
-          const expected = running.map((n) => n.index);
-          for (const peer of running) {
-            if (peer !== node && !nodes.includes(peer)) {
-              const ids = await brokerIdsSeenBy(peer.address, recent);
-              if (!ids.includes(node.index)) return false;
-            }
-          }
-          seen = await brokerIdsSeenBy(node.address, recent);
-          return expected.every((id) => seen.includes(id));
-        };
-        await waitUntil(`${this.cluster} ${node.name} (${node.address})`, ready, {
-          timeoutMs: this.readyTimeoutMs,
-          pidFile: node.pidFile,
-          logFile: node.logFile,
-          intervalMs: 200,
-        }).catch((error: Error) => {
-          throw new Error(
-            `${error.message}\nlast metadata from ${node.name}: brokers [${seen.join(', ')}]` +
-              `${recent.length ? `\nkafkajs:\n  ${recent.join('\n  ')}` : ''}`,
-          );
-        });
-      }),
-    );
+    await waitForNodes(this.probed, nodes);
     this.log(`${this.cluster}: ${nodes.map((n) => n.name).join(', ')} ready in ${Date.now() - started} ms`);
   }
 
-  /** FindCoordinator creates __consumer_offsets; waiting for it here keeps that out of the first test. */
-  private async waitForGroupCoordinator(): Promise<void> {
-    const { kafka, recent } = probe(this.settings.brokers);
-    const admin = kafka.admin();
-    try {
-      await waitUntil(
-        `${this.cluster} group coordinator`,
-        async () => {
-          await admin.connect();
-          await admin.describeGroups(['lossless-kit-readiness']);
-          return true;
-        },
-        { timeoutMs: this.readyTimeoutMs, intervalMs: 200 },
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}${recent.length ? `\nkafkajs:\n  ${recent.join('\n  ')}` : ''}`);
-      });
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-  }
-
-  /**
-   * After a node rejoined: wait until every running node's metadata has it back in the ISR of every partition it
-   * replicates (brokers learn ISR changes from the metadata log at slightly different times).
-   */
-  private async waitForIsr(node: KafkaNode): Promise<void> {
-    const recent: string[] = [];
-    let lagging: string[] = [];
-    await waitUntil(
-      `${this.cluster} ${node.name} back in sync`,
-      async () => {
-        const running = this.nodes.filter((n) => livePid(n.pidFile) !== undefined);
-        const views = await Promise.all(
-          running.map((peer) =>
-            withPinnedAdmin(peer.address, recent, async (admin) => {
-              const { topics } = await admin.fetchTopicMetadata();
-              return topics.flatMap((t) =>
-                t.partitions
-                  .filter((p) => p.replicas.includes(node.index) && !p.isr.includes(node.index))
-                  .map((p) => `${t.name}-${p.partitionId} (seen by ${peer.name})`),
-              );
-            }),
-          ),
-        );
-        lagging = views.flat();
-        return lagging.length === 0;
-      },
-      { timeoutMs: this.readyTimeoutMs, pidFile: node.pidFile, logFile: node.logFile, intervalMs: 200 },
-    ).catch((error: Error) => {
-      throw new Error(
-        `${error.message}\nout of the ISR: ${lagging.slice(0, 20).join(', ')}` +
-          `${recent.length ? `\nkafkajs:\n  ${recent.join('\n  ')}` : ''}`,
-      );
-    });
+  private get probed(): ProbedCluster {
+    return { cluster: this.cluster, nodes: this.nodes, readyTimeoutMs: this.readyTimeoutMs };
   }
 
   // --- Broker -----------------------------------------------------------------------------------------------------
@@ -729,7 +298,7 @@ class KafkaCluster implements Broker<KafkaSettings> {
       this.pendingUp = this.locked('up', async () => {
         await this.launch(this.nodes);
         await this.waitForNodes(this.nodes);
-        await this.waitForGroupCoordinator();
+        await waitForGroupCoordinator(this.probed, this.settings.brokers);
         this.log(
           `${this.cluster} up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${this.settings.brokers.join(',')}`,
         );
@@ -792,7 +361,7 @@ class KafkaCluster implements Broker<KafkaSettings> {
       await node.stopProcess();
       await this.launch([node]);
       await this.waitForNodes([node]);
-      if (this.nodes.length > 1) await this.waitForIsr(node);
+      if (this.nodes.length > 1) await waitForIsr(this.probed, node);
     });
   }
 
