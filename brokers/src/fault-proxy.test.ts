@@ -1,3 +1,5 @@
+// The TCP fault proxy: against an echo server (forward, cut and restore, reset, latency, refusing while cut) and
+// in front of a real RabbitMQ node, where a confirm waits through a cut and a long cut ends in a heartbeat timeout.
 import { once } from 'node:events';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { connect as amqpConnect, type ConfirmChannel } from 'amqplib';

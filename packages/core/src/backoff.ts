@@ -1,11 +1,10 @@
-import { setMaxListeners } from 'node:events';
-import { invalidArgument } from './errors.js';
-import type { OptionShape } from './validate.js';
-
 // Exponential backoff with full jitter, used for publish re-sends and for redelivery delays.
 // Written here rather than taken from a retry library because both callers need the delay itself as a value
 // (a re-send is re-queued into the batch pipeline, a redelivery delay is handed to the broker), while retry
 // libraries wrap a function call.
+import { setMaxListeners } from 'node:events';
+import { invalidArgument } from './errors.js';
+import type { OptionShape } from './validate.js';
 
 export interface BackoffPolicy {
   /** Delay before the first retry, ms. */

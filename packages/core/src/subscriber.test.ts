@@ -1,3 +1,6 @@
+// Subscriptions on the in-memory driver: ack after the handler, redelivery (attempt + 1), dead letters after
+// maxDeliveries, concurrency and per-key ordering, a second ack harmless, close draining handlers up to its
+// deadline, competing consumers, NOT_FOUND for an undeclared subscription.
 import { describe, expect, it } from 'vitest';
 import { connect } from './bus.js';
 import { silentLogger } from './logger.js';

@@ -1,3 +1,5 @@
+// losslessModule on the in-memory driver: one bus per container, typed publishers, handlers resolved from the
+// container, unloading/unbinding/shutdown closing what they own, and bad configuration refused.
 import { Bus, type Delivery, silentLogger } from '@lossless/core';
 import { MemoryBroker, memoryDriver } from '@lossless/core/memory';
 import { Container } from 'inversify';

@@ -1,3 +1,5 @@
+// lmdbOutbox: entries survive reopening the directory, the next bus re-sends what a previous one left unconfirmed
+// (same ids), and bad options are INVALID_ARGUMENT naming the closest key.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,5 @@
+// errorMapper: a driver's error table turned into LosslessErrors (code, context and cause, the row's retriable
+// override), a LosslessError passed through, unknown errors left to the caller (classify) or INTERNAL (toError).
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, LosslessError } from '../errors.js';
 import { errorMapper } from './error-mapping.js';
