@@ -29,7 +29,7 @@ import {
   type DriverSubscribeOptions,
   type DriverSubscription,
   ErrorCode,
-  type LosslessError,
+  LosslessError,
   type NormalizedSubscription,
   nativeCode,
   Outstanding,
@@ -275,7 +275,8 @@ export class KafkaConsumer implements DriverSubscription {
     if (this.stopped || this.closed || this.draining) return;
     const track = this.trackFor(batch.topic, batch.partition);
     const messages = this.fresh(batch, track, resolveOffset);
-    if (messages.length === 0) return;
+    const head = messages[0];
+    if (head === undefined) return;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
@@ -286,7 +287,7 @@ export class KafkaConsumer implements DriverSubscription {
       track,
       messages,
       index: 0,
-      headTimestamp: Number(messages[0]!.timestamp),
+      headTimestamp: Number(head.timestamp),
       resolveOffset,
       done: false,
       finish,
@@ -340,11 +341,20 @@ export class KafkaConsumer implements DriverSubscription {
         if (pick === undefined || w.headTimestamp < pick.headTimestamp) pick = w;
       }
       if (!pick) return;
-      const m = pick.messages[pick.index++]!;
+      const m = pick.messages[pick.index];
+      if (m === undefined) {
+        throw new LosslessError(
+          ErrorCode.INTERNAL,
+          `kafka: dispatch picked ${pick.topic}/${pick.partition} with nothing left to hand out`,
+          { broker: 'kafka', topic: pick.topic },
+        );
+      }
+      pick.index++;
       const offset = Number(m.offset);
       const slot = pick.track.hand(offset);
-      if (pick.index >= pick.messages.length) this.finishWork(pick);
-      else pick.headTimestamp = Number(pick.messages[pick.index]!.timestamp);
+      const next = pick.messages[pick.index];
+      if (next === undefined) this.finishWork(pick);
+      else pick.headTimestamp = Number(next.timestamp);
       let fields: IncomingFields;
       try {
         fields = fromKafka(pick.topic, pick.partition, m, this.deadLetters);
@@ -368,7 +378,8 @@ export class KafkaConsumer implements DriverSubscription {
     // The fetch position moves past what was handed out; the rest is fetched again (from `track.next` on). Not
     // for a revoked partition: after a rejoin kafkajs reads from the committed offset, and its new offset
     // manager may not know the partition at all.
-    if (w.index > 0 && !w.track.revoked) w.resolveOffset(w.messages[w.index - 1]!.offset);
+    const last = w.messages[w.index - 1]; // undefined while nothing was handed out (index 0)
+    if (last !== undefined && !w.track.revoked) w.resolveOffset(last.offset);
     const i = this.works.indexOf(w);
     if (i >= 0) this.works.splice(i, 1);
     w.finish();

@@ -180,13 +180,19 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     if (this.probeRunning || this.closed) return;
     this.probeRunning = true;
     try {
-      const ok = await this.reachable(this.options.brokers[0]!, this.options.connectionTimeout);
+      const first = this.options.brokers[0];
+      if (first === undefined) {
+        throw new LosslessError(ErrorCode.INTERNAL, 'kafka: no bootstrap broker to probe', {
+          broker: 'kafka',
+        });
+      }
+      const ok = await this.reachable(first, this.options.connectionTimeout);
       if (this.closed) return;
       if (ok) {
         this.stopProbing();
         this.healthState.connected();
       } else {
-        this.healthState.set('disconnected', `broker ${this.options.brokers[0]} unreachable`);
+        this.healthState.set('disconnected', `broker ${first} unreachable`);
         this.startProbing();
       }
     } finally {
@@ -286,18 +292,20 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     this.clusterSize = size;
     const rf = this.options.defaultReplicationFactor ?? Math.min(3, size);
     const fixedMinIsr = this.options.defaultMinInSyncReplicas;
-    this.topicDefaults = {
+    const defaults: TopicDefaults = {
       partitions: this.options.defaultPartitions,
       replicationFactor: rf,
       minInSyncReplicas: (r) => fixedMinIsr ?? (r >= 3 ? 2 : 1),
     };
+    this.topicDefaults = defaults;
     if (this.options.replicated === undefined) {
-      this.capabilities.replication = size >= 3 && this.topicDefaults.minInSyncReplicas(rf) >= 2;
+      this.capabilities.replication = size >= 3 && defaults.minInSyncReplicas(rf) >= 2;
     }
+    // Set together with topicDefaults, so the manager in use always reads the defaults in use.
     this.topology = new TopologyManager({
       admin: this.admin,
       logger: this.logger,
-      defaults: () => this.topicDefaults!,
+      defaults: () => defaults,
       liveBrokers: async () => {
         const { brokers } = await this.requireAdmin().describeCluster();
         return brokers.map((b) => `${b.host}:${b.port}`);
@@ -308,13 +316,23 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   }
 
   private requireAdmin(): Admin {
+    return this.requireConnected().admin;
+  }
+
+  private requireTopology(): TopologyManager {
+    return this.requireConnected().topology;
+  }
+
+  /** The admin and topology manager that connect() sets; throws CLOSED after close(), UNAVAILABLE before connect. */
+  private requireConnected(): { admin: Admin; topology: TopologyManager } {
     if (this.closed) throw this.closedError();
-    if (!this.admin || !this.topology) {
+    const { admin, topology } = this;
+    if (!admin || !topology) {
       throw new LosslessError(ErrorCode.UNAVAILABLE, 'kafka: not connected: call connect() first', {
         broker: 'kafka',
       });
     }
-    return this.admin;
+    return { admin, topology };
   }
 
   /** A cached admin whose connections go only to `address` (a broker's own metadata view). */
@@ -347,9 +365,9 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   // --- topology ---------------------------------------------------------------------------------------------
 
   async declare(topology: NormalizedTopology): Promise<void> {
-    this.requireAdmin();
+    const manager = this.requireTopology();
     try {
-      await this.topology!.declare(topology);
+      await manager.declare(topology);
     } catch (error) {
       const e = toError(error, { doing: 'declaring the topology' });
       if (e.code === ErrorCode.UNAVAILABLE) this.onTrouble(e);
@@ -407,12 +425,12 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   // --- consume ----------------------------------------------------------------------------------------------
 
   async subscribe(options: DriverSubscribeOptions, sink: DeliverySink): Promise<DriverSubscription> {
-    this.requireAdmin();
+    const manager = this.requireTopology();
     const { topic, name } = options.subscription;
     const needed = options.deadLetters
       ? [deadLetterTopicName(topic, name)]
       : [topic, retryTopicName(topic, name)];
-    const missing = await this.topology!.missing(needed);
+    const missing = await manager.missing(needed);
     if (missing.length > 0) {
       throw new LosslessError(
         ErrorCode.NOT_FOUND,

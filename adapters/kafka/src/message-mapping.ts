@@ -35,7 +35,10 @@ export interface Outgoing {
 
 function bytesOf(headers: Readonly<Record<string, string>>): number {
   let n = 0;
-  for (const name in headers) n += Buffer.byteLength(name) + Buffer.byteLength(headers[name]!) + 4;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) n += Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+  }
   return n;
 }
 
@@ -137,8 +140,9 @@ export function fromKafka(
 ): IncomingFields {
   const userHeaders: Record<string, string> = {};
   const reserved: Record<string, string> = {};
-  for (const name of Object.keys(message.headers ?? {})) {
-    const value = headerText(message.headers![name]);
+  const headers = message.headers ?? {};
+  for (const name of Object.keys(headers)) {
+    const value = headerText(headers[name]);
     if (value === undefined) continue;
     if (name.toLowerCase().startsWith('x-lossless-')) reserved[name] = value;
     else userHeaders[name] = value;

@@ -207,6 +207,16 @@ function closedError(topic: string): LosslessError {
   });
 }
 
+/** The partition drain() placed the entry in: every entry gets one before any is sent. */
+function placedPartition(e: Entry): number {
+  const partition = e.out.message.partition;
+  if (partition === undefined) {
+    const message = `kafka: message ${e.out.id} reached a send without a partition`;
+    throw new LosslessError(ErrorCode.INTERNAL, message, { broker: 'kafka', messageId: e.out.id });
+  }
+  return partition;
+}
+
 /** The queue of one topic: one request at a time, everything queued coalesced into byte-bounded chunks. */
 class Lane {
   private readonly queue: Entry[] = [];
@@ -250,15 +260,17 @@ class Lane {
   private take(partition: number, from: Entry[]): Entry[] {
     const chunk: Entry[] = [];
     let bytes = 0;
-    for (let i = 0; i < from.length && chunk.length < MAX_CHUNK_RECORDS; ) {
-      const e = from[i]!;
+    for (let i = 0; chunk.length < MAX_CHUNK_RECORDS; ) {
+      const e = from[i];
+      if (e === undefined) break; // past the end of `from`
       if (e.out.message.partition !== partition) {
         i++;
         continue;
       }
+      const first = chunk[0];
       if (
-        chunk.length > 0 &&
-        (e.alone || chunk[0]!.alone || bytes + e.out.bytes > this.pool.host.chunkBytes)
+        first !== undefined &&
+        (e.alone || first.alone || bytes + e.out.bytes > this.pool.host.chunkBytes)
       ) {
         break;
       }
@@ -290,9 +302,9 @@ class Lane {
       // One call per partition at a time (its own leader), partitions in parallel, in queue order within each.
       const retry: Entry[] = [];
       while (batch.length > 0) {
-        const partitions = [...new Set(batch.map((e) => e.out.message.partition!))];
-        const chunks = partitions.map((p) => this.take(p, batch));
-        const failed = await Promise.all(chunks.map((chunk) => this.sendChunk(chunk)));
+        const partitions = [...new Set(batch.map(placedPartition))];
+        const chunks = partitions.map((partition) => ({ partition, entries: this.take(partition, batch) }));
+        const failed = await Promise.all(chunks.map((c) => this.sendChunk(c.partition, c.entries)));
         for (const f of failed) retry.push(...f);
         if (failed.some((f) => f.length > 0)) refresh = true;
       }
@@ -302,8 +314,7 @@ class Lane {
   }
 
   /** Sends one chunk of one partition and settles its entries; returns entries to send again on their own. */
-  private async sendChunk(chunk: Entry[]): Promise<Entry[]> {
-    const partition = chunk[0]!.out.message.partition!;
+  private async sendChunk(partition: number, chunk: Entry[]): Promise<Entry[]> {
     try {
       const meta = await this.pool.produce(
         this.topic,

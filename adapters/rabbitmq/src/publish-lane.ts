@@ -107,8 +107,7 @@ export class PublishLane {
   ): Promise<void> {
     let i = 0;
     try {
-      for (; i < records.length; i++) {
-        const record = records[i]!;
+      for (const record of records) {
         const index = i;
         if (this.connection.blocked) await this.connection.whenUnblocked();
         const tc = this.channel && !this.channel.closed ? this.channel : await this.fresh();
@@ -138,6 +137,7 @@ export class PublishLane {
           }
         });
         if (!wrote) await this.drain(tc);
+        i++;
       }
     } catch (error) {
       const failure = toError(error, this.context());

@@ -268,7 +268,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       );
     while (!signal.aborted && !this.closed) {
       for (let k = 0; k < this.options.urls.length && !signal.aborted && !this.closed; k++) {
-        const url = this.options.urls[(this.urlIndex + k) % this.options.urls.length]!;
+        const url = this.urlAt(this.urlIndex + k);
         const attempt = this.openLink(url);
         // amqplib cannot cancel a handshake in flight: race it with the signal and close a late success.
         let onAbort: (() => void) | undefined;
@@ -312,10 +312,20 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     throw aborted();
   }
 
+  /** The node URL at position `n` of the rotation, modulo the list (resolveOptions requires at least one URL). */
+  private urlAt(n: number): string {
+    const { urls } = this.options;
+    const url = urls[n % urls.length];
+    if (url === undefined) {
+      throw new LosslessError(ErrorCode.INTERNAL, 'rabbitmq: no node URL', { broker: 'rabbitmq' });
+    }
+    return url;
+  }
+
   private async reconnectLoop(): Promise<void> {
     let attempt = 0;
     while (!this.closed) {
-      const url = this.options.urls[this.urlIndex % this.options.urls.length]!;
+      const url = this.urlAt(this.urlIndex);
       try {
         const link = await this.openLink(url);
         if (this.closed) {
@@ -556,7 +566,20 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
         }),
     );
     const [outcome] = await lane.send([copy]);
-    return outcome!;
+    if (outcome === undefined) {
+      // The lane answers one outcome per record.
+      throw new LosslessError(
+        ErrorCode.INTERNAL,
+        `rabbitmq: no outcome for dead-lettering message ${copy.id}`,
+        {
+          broker: 'rabbitmq',
+          topic: spec.topic,
+          subscription: spec.name,
+          messageId: copy.id,
+        },
+      );
+    }
+    return outcome;
   }
 
   // --- consume ----------------------------------------------------------------------------------------------

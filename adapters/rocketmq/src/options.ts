@@ -127,8 +127,8 @@ export function optionSecrets(options: unknown): Secrets {
   return new Secrets(found);
 }
 
-/** Checks `host:port[;host:port…]`; the message quotes only the parts that are a plain `host:port`. */
-function addressList(key: string, v: unknown): void {
+/** Checks `host:port[;host:port…]` and returns it; the message quotes only the parts that are a plain `host:port`. */
+function addressList(key: string, v: unknown): string {
   if (v === undefined) throw invalid(`${key} is required: 'host:port' (several separated by ';')`);
   if (typeof v !== 'string' || v.length > 4_096) {
     throw invalid(`${key} must be a 'host:port' string (several separated by ';'), got ${describeKind(v)}`);
@@ -143,6 +143,7 @@ function addressList(key: string, v: unknown): void {
       `${key} must be 'host:port' (several separated by ';'), got ${v.split(';').map(redactAddress).join(';')}`,
     );
   }
+  return v;
 }
 
 /** Validates the options and fills in defaults. Throws INVALID_ARGUMENT, whose text holds no secret. */
@@ -154,10 +155,9 @@ function resolve(input: RocketMqDriverOptions): ResolvedOptions {
   const options = checkOptions<Partial<RocketMqDriverOptions>>('rocketmq()', input, OPTIONS_SHAPE, {
     broker: 'rocketmq',
   });
-  for (const key of ['endpoints', 'namesrv'] as const) addressList(key, options[key]);
   return {
-    endpoints: options.endpoints!,
-    namesrv: options.namesrv!,
+    endpoints: addressList('endpoints', options.endpoints),
+    namesrv: addressList('namesrv', options.namesrv),
     cluster: options.cluster ?? DEFAULTS.cluster,
     namespace: options.namespace ?? DEFAULTS.namespace,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,

@@ -218,7 +218,10 @@ export function buildRecord(
   }
   const headers = validateHeaders(message.headers, topic);
   let headerSize = 0;
-  for (const name in headers) headerSize += byteLength(name) + byteLength(headers[name]!);
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) headerSize += byteLength(name) + byteLength(value);
+  }
   if (headerSize > maxHeaderBytes) {
     throw new LosslessError(
       ErrorCode.TOO_LARGE,

@@ -131,9 +131,9 @@ export class PendingStore {
   release(size: number): void {
     this.count--;
     this.bytes -= size;
-    while (this.waiters.length > 0) {
-      const next = this.waiters[0]!;
-      if (!this.fits(next.size)) break;
+    for (;;) {
+      const next = this.waiters[0];
+      if (next === undefined || !this.fits(next.size)) break;
       this.waiters.shift();
       clearTimeout(next.timer);
       next.cleanup();

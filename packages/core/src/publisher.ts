@@ -107,6 +107,12 @@ function takeResolvers(resolve: (receipt: PublishReceipt) => void, reject: (erro
   takenReject = reject;
 }
 
+/** Counts a send of the entry and gives its record to the batch (a named function: no closure per batch). */
+function startAttempt(e: Entry): MessageRecord {
+  e.attempts++;
+  return e.record;
+}
+
 function isUnsettled(e: Entry): boolean {
   return !e.settled;
 }
@@ -240,12 +246,20 @@ export class Publisher {
     stampedNow: boolean,
   ): Promise<PublishReceipt> {
     const promise = new Promise<PublishReceipt>(takeResolvers);
+    const resolve = takenResolve;
+    const reject = takenReject;
+    if (resolve === undefined || reject === undefined) {
+      throw new LosslessError(ErrorCode.INTERNAL, 'the Promise executor did not hand over its resolvers', {
+        topic,
+        messageId: record.id,
+      });
+    }
     const entry = new Entry(
       this.queueOf(topic),
       record,
       (stampedNow ? record.timestamp : Date.now()) + this.config.confirmTimeoutMs,
-      takenResolve!,
-      takenReject!,
+      resolve,
+      reject,
     );
     if (signal) {
       const listener = () =>
@@ -311,20 +325,17 @@ export class Publisher {
     const topic = q.topic;
     q.inFlight++;
     this.inFlightBatches.add(batch);
-    const records = new Array<MessageRecord>(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i]!;
-      e.attempts++;
-      records[i] = e.record;
-    }
+    const records = batch.map(startAttempt);
     // Outcomes a driver reported early (SendProgress) are final for this attempt: the batch's answer skips them.
     let reported: Uint8Array | undefined;
     let answered = false;
     const progress = (i: number, outcome: SendOutcome) => {
-      if (answered || i < 0 || i >= batch.length || reported?.[i]) return;
+      if (answered || reported?.[i]) return;
+      const entry = batch[i];
+      if (entry === undefined) return; // an index outside the batch
       reported ??= new Uint8Array(batch.length);
       reported[i] = 1;
-      this.apply(batch[i]!, outcome);
+      this.apply(entry, outcome);
     };
     let sending: Promise<SendOutcome[]>;
     try {
@@ -341,19 +352,38 @@ export class Publisher {
             `driver '${this.driver.name}' answered ${outcomes.length} outcomes for a batch of ${batch.length}`,
             { topic, broker: this.driver.name },
           );
-          for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.onFailure(batch[i]!, error);
+          this.failUnreported(batch, reported, error);
         } else {
-          for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.apply(batch[i]!, outcomes[i]!);
+          batch.forEach((entry, i) => {
+            if (reported?.[i]) return;
+            const outcome = outcomes[i];
+            // A sparse answer from a broken driver: that message fails, the others settle, the batch ends.
+            if (outcome === undefined) {
+              const error = new LosslessError(
+                ErrorCode.INTERNAL,
+                `driver '${this.driver.name}' answered no outcome for message ${entry.record.id}`,
+                { topic, messageId: entry.record.id, broker: this.driver.name, retriable: false },
+              );
+              this.onFailure(entry, error);
+            } else this.apply(entry, outcome);
+          });
         }
         this.batchDone(q, batch);
       },
       (thrown: unknown) => {
         answered = true;
         const error = toLosslessError(thrown, (e) => this.driver.classify(e), this.driver.name);
-        for (let i = 0; i < batch.length; i++) if (!reported?.[i]) this.onFailure(batch[i]!, error);
+        this.failUnreported(batch, reported, error);
         this.batchDone(q, batch);
       },
     );
+  }
+
+  /** Fails every entry of the batch whose outcome the driver did not report early. */
+  private failUnreported(batch: Entry[], reported: Uint8Array | undefined, error: LosslessError): void {
+    batch.forEach((entry, i) => {
+      if (!reported?.[i]) this.onFailure(entry, error);
+    });
   }
 
   private apply(entry: Entry, outcome: SendOutcome): void {

@@ -241,8 +241,9 @@ export class Subscription {
   }
 
   private pump(): void {
-    while (!this.stopping && this.stats.running < this.concurrency && this.ready.length > 0) {
-      const d = this.ready.shift()!;
+    while (!this.stopping && this.stats.running < this.concurrency) {
+      const d = this.ready.shift();
+      if (d === undefined) return;
       this.stats.running++;
       if (this.stats.running > this.stats.maxRunning) this.stats.maxRunning = this.stats.running;
       const run = this.run(d)

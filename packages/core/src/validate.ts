@@ -268,13 +268,21 @@ export function closest(word: string, candidates: readonly string[]): string | u
 /** Levenshtein distance (words here are option names: short). */
 function distance(a: string, b: string): number {
   if (a.length > 64 || b.length > 64) return Number.POSITIVE_INFINITY;
+  // The table row by row: each row is built left to right from the one above (`up`), the cell above-left
+  // (`diag`) and the cell just built (`left`). `last` is the row's final cell, the distance so far.
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let last = b.length;
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
+    let diag = i - 1;
+    let left = i;
+    prev = prev.map((up, j) => {
+      if (j === 0) return i;
+      const cell = Math.min(up + 1, left + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+      left = cell;
+      return cell;
+    });
+    last = left;
   }
-  return prev[b.length]!;
+  return last;
 }

@@ -421,7 +421,15 @@ class MemoryDriver implements Driver {
         { broker: 'memory', topic: spec.topic, subscription: spec.name },
       );
     }
-    const q = options.deadLetters ? main.deadLetterQueue! : main;
+    const q = options.deadLetters ? main.deadLetterQueue : main;
+    if (!q) {
+      // declare() gives every subscription queue its dead-letter queue.
+      throw new LosslessError(
+        ErrorCode.INTERNAL,
+        `subscription '${spec.name}' of topic '${spec.topic}' has no dead-letter queue`,
+        { broker: 'memory', topic: spec.topic, subscription: spec.name },
+      );
+    }
     const consumer = new Consumer(q, options.prefetch, sink);
     q.consumers.push(consumer);
     q.schedule();
