@@ -6,6 +6,7 @@ import {
   describeKind,
   ErrorCode,
   HOST,
+  LOGGER_RULE,
   LosslessError,
   type OptionShape,
   redactAddress,
@@ -113,15 +114,7 @@ export const OPTIONS_SHAPE: OptionShape = {
   revocationDrainMs: MS(3_600_000),
   replicated: { type: 'boolean' },
   socketFactory: { type: 'function' },
-  logger: {
-    type: 'custom',
-    check: (v: unknown) =>
-      v !== null &&
-      typeof v === 'object' &&
-      ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
-        ? undefined
-        : 'a Logger (an object with debug, info, warn and error functions)',
-  },
+  logger: LOGGER_RULE,
 };
 
 function invalid(message: string): LosslessError {

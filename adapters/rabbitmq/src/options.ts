@@ -6,6 +6,7 @@ import {
   describeKind,
   ErrorCode,
   HOST,
+  LOGGER_RULE,
   LosslessError,
   type OptionShape,
   redactAddress,
@@ -81,15 +82,6 @@ export const DEFAULTS = {
 const URL_RULE = { type: 'any' } as const;
 const MAX_URLS = 64;
 const MAX_URL_LENGTH = 4_096;
-const LOGGER_RULE = {
-  type: 'custom',
-  check: (v: unknown) =>
-    v !== null &&
-    typeof v === 'object' &&
-    ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
-      ? undefined
-      : 'a Logger (an object with debug, info, warn and error functions)',
-} as const;
 
 /** What `rabbitmq()` accepts: checked by core's checkOptions (unknown keys, types, ranges); urls by hand. */
 export const OPTIONS_SHAPE: OptionShape = {

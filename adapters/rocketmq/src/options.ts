@@ -6,6 +6,7 @@ import {
   describeKind,
   ErrorCode,
   HOST,
+  LOGGER_RULE,
   LosslessError,
   type OptionShape,
   redactAddress,
@@ -94,15 +95,7 @@ export const OPTIONS_SHAPE: OptionShape = {
   awaitDurationMs: { type: 'integer', min: 1_000, max: 60_000 },
   requestTimeoutMs: { type: 'integer', min: 1_000, max: 120_000 },
   replicated: { type: 'boolean' },
-  logger: {
-    type: 'custom',
-    check: (v: unknown) =>
-      v !== null &&
-      typeof v === 'object' &&
-      ['debug', 'info', 'warn', 'error'].every((k) => typeof (v as Record<string, unknown>)[k] === 'function')
-        ? undefined
-        : 'a Logger (an object with debug, info, warn and error functions)',
-  },
+  logger: LOGGER_RULE,
 };
 
 function invalid(message: string): LosslessError {

@@ -11,7 +11,7 @@ import {
   LosslessError,
   toLosslessError,
 } from './errors.js';
-import { consoleLogger, guardedLogger, type Logger, loggerProblem } from './logger.js';
+import { consoleLogger, guardedLogger, LOGGER_RULE, type Logger } from './logger.js';
 import { type OutgoingMessage, validateName } from './message.js';
 import { OUTBOX_SHAPE, type OutboxOptions } from './outbox.js';
 import {
@@ -310,7 +310,7 @@ const PUBLISH_OPTIONS_SHAPE: OptionShape = { signal: { type: 'signal' } };
 const CONNECT_SHAPE: OptionShape = {
   connectTimeoutMs: { type: 'integer', min: 1, max: TIMER_MAX_MS },
   publish: { type: 'object', shape: PUBLISH_CONFIG_SHAPE },
-  logger: { type: 'custom', check: loggerProblem },
+  logger: LOGGER_RULE,
   outbox: { type: 'object', shape: OUTBOX_SHAPE },
 };
 

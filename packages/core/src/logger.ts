@@ -33,6 +33,9 @@ export function loggerProblem(v: unknown): string | undefined {
   return undefined;
 }
 
+/** The option rule for a `logger` key (checkOptions): the bus's and every driver factory's. */
+export const LOGGER_RULE = { type: 'custom', check: loggerProblem } as const;
+
 /** The user's logger with every call guarded: a logger that throws must not break the bus that logs. */
 export function guardedLogger(logger: Logger): Logger {
   const guard =

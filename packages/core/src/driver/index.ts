@@ -12,6 +12,7 @@ export {
   LosslessError,
   toLosslessError,
 } from '../errors.js';
+export { LOGGER_RULE } from '../logger.js';
 export type { Headers, MessageRecord } from '../message.js';
 export { ReservedHeader } from '../message.js';
 export type { NormalizedSubscription, NormalizedTopic, NormalizedTopology } from '../topology.js';
