@@ -9,7 +9,7 @@ import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
 import { connect, silentLogger } from '@lossless/core';
 import { queueName, rabbitmq } from '@lossless/rabbitmq';
 import { connect as amqpConnect } from 'amqplib';
-import { freshName, latch } from './harness.js';
+import { firstUrl, freshName, latch } from './harness.js';
 import { median } from './stats.js';
 
 const [count = '50000', repsArg = '4', prefetchArg = '64', queue = 'classic'] = process.argv.slice(2);
@@ -19,7 +19,7 @@ const reps = Number(repsArg);
 const prefetch = Number(prefetchArg);
 const fixture = rabbitmqBroker();
 await fixture.up();
-const url = fixture.settings.urls[0]!;
+const url = firstUrl(fixture.settings);
 const body = Buffer.alloc(1024, 7);
 
 async function fill(topic: string): Promise<void> {
@@ -87,7 +87,7 @@ async function raw(topic: string, sub: string): Promise<number> {
   return rate;
 }
 
-const results: Record<string, number[]> = { library: [], raw: [] };
+const results: Record<'library' | 'raw', number[]> = { library: [], raw: [] };
 for (let rep = 1; rep <= reps; rep++) {
   const topic = freshName('probe', 'consume', rep);
   await fill(topic);
@@ -108,7 +108,7 @@ for (let rep = 1; rep <= reps; rep++) {
       ];
   for (const [side, sub] of order) {
     const rate = side === 'library' ? await library(topic, sub) : await raw(topic, sub);
-    results[side]!.push(rate);
+    results[side].push(rate);
     console.log(`rep ${rep} ${side} (queue ${sub}): ${Math.round(rate)} msg/s`);
   }
   const admin = await amqpConnect(url);
@@ -116,7 +116,7 @@ for (let rep = 1; rep <= reps; rep++) {
   for (const s of ['a', 'b']) await ch.deleteQueue(queueName(topic, s));
   await admin.close();
 }
-const l = median(results.library!);
-const r = median(results.raw!);
+const l = median(results.library);
+const r = median(results.raw);
 console.log(`median library ${Math.round(l)} raw ${Math.round(r)} ratio ${(l / r).toFixed(3)}`);
 process.exit(0);

@@ -62,7 +62,18 @@ async function floor(): Promise<number> {
     records = [];
     resolvers = [];
     driver.send('bench', batch).then((outcomes: SendOutcome[]) => {
-      for (let i = 0; i < waiting.length; i++) if (outcomes[i]!.ok) waiting[i]!(batch[i]!.id);
+      // records and resolvers are pushed in lockstep: batch[i] and waiting[i] belong to the same caller.
+      for (let i = 0; i < waiting.length; i++) {
+        const outcome = outcomes[i];
+        const record = batch[i];
+        const resolve = waiting[i];
+        if (outcome === undefined || record === undefined || resolve === undefined) {
+          throw new Error(
+            `core overhead: the memory driver returned ${outcomes.length} outcomes for ${batch.length} records`,
+          );
+        }
+        if (outcome.ok) resolve(record.id);
+      }
     });
   };
   const rate = await awaitingCallers(() => {
@@ -112,12 +123,15 @@ export async function coreOverhead(repetitions: number, log: (s: string) => void
     await measured(direct);
   }
   for (let i = 1; i <= reps; i++) {
-    lib.push(await measured(library));
-    flo.push(await measured(floor));
-    raw.push(await measured(direct));
+    const libRate = await measured(library);
+    const floorRate = await measured(floor);
+    const directRate = await measured(direct);
+    lib.push(libRate);
+    flo.push(floorRate);
+    raw.push(directRate);
     log(
-      `  core overhead ${i}/${reps}: library ${Math.round(lib.at(-1)!)} msg/s, floor ${Math.round(flo.at(-1)!)} msg/s, ` +
-        `direct ${Math.round(raw.at(-1)!)} msg/s`,
+      `  core overhead ${i}/${reps}: library ${Math.round(libRate)} msg/s, floor ${Math.round(floorRate)} msg/s, ` +
+        `direct ${Math.round(directRate)} msg/s`,
     );
   }
   const l = median(lib);

@@ -175,6 +175,21 @@ export async function alternate(rep: number, a: () => Promise<void>, b: () => Pr
   }
 }
 
+/** What one side of alternate() stored: both sides ran once alternate() resolves, so a gap is a bench bug. */
+export function sideResult<T>(value: T | undefined, side: string): T {
+  if (value === undefined) {
+    throw new Error(`bench: the ${side} side finished without storing its measurement`);
+  }
+  return value;
+}
+
+/** The amqp:// URL of a RabbitMQ fixture's first node, the one every benchmark drives. */
+export function firstUrl(settings: { readonly urls: readonly string[] }): string {
+  const [url] = settings.urls;
+  if (url === undefined) throw new Error('bench: the RabbitMQ fixture reports no node URL');
+  return url;
+}
+
 export function rate(count: number, startedMs: number): number {
   return count / ((performance.now() - startedMs) / 1000);
 }

@@ -77,7 +77,12 @@ class Raw {
           for (let i = 0; i < messages.length && isRunning() && !isStale(); i += concurrency) {
             const chunk = messages.slice(i, i + concurrency);
             await Promise.all(chunk.map(async () => {}));
-            last = chunk.at(-1)!.offset;
+            // i < messages.length, so the chunk holds at least one message.
+            const tail = chunk.at(-1);
+            if (tail === undefined) {
+              throw new Error(`raw consume of ${topic}: empty chunk at offset index ${i}`);
+            }
+            last = tail.offset;
             resolveOffset(last);
             handled += chunk.length;
             await heartbeat();

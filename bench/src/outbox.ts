@@ -8,7 +8,16 @@ import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
 import { silentLogger } from '@lossless/core';
 import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import { rabbitmq } from '@lossless/rabbitmq';
-import { alternate, type BenchConfig, Comparison, freshName, measured } from './harness.js';
+import {
+  alternate,
+  type BenchConfig,
+  Comparison,
+  firstUrl,
+  freshName,
+  type Measured,
+  measured,
+  sideResult,
+} from './harness.js';
 import { type LibraryTarget, libraryPublish } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
 
@@ -16,7 +25,7 @@ export async function outboxBench(cfg: BenchConfig): Promise<AdapterReport> {
   const fixture = rabbitmqBroker();
   cfg.log(`outbox: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
-  const url = fixture.settings.urls[0]!;
+  const url = firstUrl(fixture.settings);
   const target: LibraryTarget = {
     driver: () => rabbitmq({ url, logger: silentLogger }),
     topology: (topic, subscription) => ({
@@ -40,20 +49,22 @@ export async function outboxBench(cfg: BenchConfig): Promise<AdapterReport> {
   await libraryPublish(target, freshName('lb', 'warm-off', 0), { ...cfg, messages: 2_000 });
   await withOutbox(freshName('lb', 'warm-on', 0));
   for (let rep = 1; rep <= cfg.repetitions; rep++) {
+    let on: Measured<number> | undefined;
+    let off: Measured<number> | undefined;
     await alternate(
       rep,
       async () => {
-        comparison.library.push(await measured(() => withOutbox(freshName('lb', 'outbox-on', rep))));
+        on = await measured(() => withOutbox(freshName('lb', 'outbox-on', rep)));
+        comparison.library.push(on);
       },
       async () => {
-        comparison.raw.push(
-          await measured(() => libraryPublish(target, freshName('lb', 'outbox-off', rep), cfg)),
-        );
+        off = await measured(() => libraryPublish(target, freshName('lb', 'outbox-off', rep), cfg));
+        comparison.raw.push(off);
       },
     );
     cfg.log(
-      `  outbox ${rep}/${cfg.repetitions}: on ${Math.round(comparison.library.at(-1)!.value)} msg/s, ` +
-        `off ${Math.round(comparison.raw.at(-1)!.value)} msg/s`,
+      `  outbox ${rep}/${cfg.repetitions}: on ${Math.round(sideResult(on, 'outbox on').value)} msg/s, ` +
+        `off ${Math.round(sideResult(off, 'outbox off').value)} msg/s`,
     );
   }
   return {

@@ -15,7 +15,7 @@ import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
 import { connect, type PublishConfig, silentLogger } from '@lossless/core';
 import { rabbitmq } from '@lossless/rabbitmq';
 import { connect as amqpConnect } from 'amqplib';
-import { freshName } from './harness.js';
+import { firstUrl, freshName } from './harness.js';
 import { median } from './stats.js';
 
 const [count = '30000', repsArg = '3', list = 'library,library-batch1,raw-awaiting', queue = 'classic'] =
@@ -27,7 +27,7 @@ const variants = list.split(',');
 const CALLERS = 64;
 const fixture = rabbitmqBroker();
 await fixture.up();
-const url = fixture.settings.urls[0]!;
+const url = firstUrl(fixture.settings);
 const body = Buffer.alloc(1024, 7);
 
 async function library(topic: string, publish: Partial<PublishConfig>): Promise<number> {
@@ -116,7 +116,9 @@ for (let rep = 1; rep <= reps; rep++) {
     else if (variant === 'raw-awaiting-librarylike') r = await rawAwaiting(topic, true);
     else throw new Error(`unknown variant '${variant}'`);
     await cleanup(topic);
-    results.get(variant)!.push(r);
+    const rates = results.get(variant);
+    if (rates === undefined) throw new Error(`profile: no result list for variant '${variant}'`);
+    rates.push(r);
     console.error(`${rep}/${reps} ${variant}: ${Math.round(r)} msg/s`);
   }
 }

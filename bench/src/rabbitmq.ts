@@ -16,7 +16,7 @@ import {
   rabbitmq,
 } from '@lossless/rabbitmq';
 import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
-import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
+import { type BenchConfig, firstUrl, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, pacedLatency, SUBSCRIPTION } from './library.js';
 import { runScenarios } from './runner.js';
 import type { ResultRow } from './stats.js';
@@ -274,7 +274,7 @@ export async function rabbitmqBench(cfg: BenchConfig, options: RabbitMqBenchOpti
   const fixture = rabbitmqBroker();
   cfg.log(`rabbitmq: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
-  const url = fixture.settings.urls[0]!;
+  const url = firstUrl(fixture.settings);
   const raw = new Raw(url, cfg.bodyBytes);
   const results: ResultRow[] = [];
   for (const type of options.queueTypes) {

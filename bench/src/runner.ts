@@ -11,6 +11,7 @@ import {
   type Measured,
   measured,
   retrying,
+  sideResult,
 } from './harness.js';
 import { type LibraryTarget, libraryConsume, libraryLatency, libraryPublish } from './library.js';
 import type { ResultRow } from './stats.js';
@@ -185,12 +186,19 @@ async function throughputRuns(sides: BrokerSides, cfg: BenchConfig): Promise<Lab
         await sides.remove(r);
         if (also) await sides.remove(also.topic);
       }
-      pub.comparison.library.push(pubLib!);
-      pub.comparison.raw.push(pubRaw!);
-      alsoPub?.comparison.library.push(pubLib!);
-      alsoPub?.comparison.raw.push(alsoRaw!);
-      cons.comparison.library.push(consLib!);
-      cons.comparison.raw.push(consRaw!);
+      const published = sideResult(pubLib, 'publish library');
+      const publishedRaw = sideResult(pubRaw, publish.line);
+      const alsoPublished = also && sideResult(alsoRaw, also.raw.line);
+      const consumed = sideResult(consLib, 'consume library');
+      const consumedRaw = sideResult(consRaw, 'consume raw');
+      pub.comparison.library.push(published);
+      pub.comparison.raw.push(publishedRaw);
+      if (alsoPub && alsoPublished) {
+        alsoPub.comparison.library.push(published);
+        alsoPub.comparison.raw.push(alsoPublished);
+      }
+      cons.comparison.library.push(consumed);
+      cons.comparison.raw.push(consumedRaw);
     });
   }
   return alsoPub ? [pub, alsoPub, cons] : [pub, cons];
@@ -237,8 +245,8 @@ async function latencyRuns(sides: BrokerSides, cfg: BenchConfig): Promise<Labell
         await sides.remove(l);
         await sides.remove(r);
       }
-      push('library', lib!);
-      push('raw', raw!);
+      push('library', sideResult(lib, 'latency library'));
+      push('raw', sideResult(raw, 'latency raw'));
     });
   }
   return [p50, p99, max].map((comparison) => ({ comparison, label: `latency run${variant}` }));

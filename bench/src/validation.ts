@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { checkOptions, type OptionShape } from '@lossless/core';
 import * as v from 'valibot';
 import { z } from 'zod';
+import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { iterations: { type: 'string' }, json: { type: 'string' } } });
 const iterations = Number(values.iterations ?? 300_000);
@@ -92,8 +93,7 @@ function time(f: () => unknown): number {
     for (let i = 0; i < iterations; i++) f();
     samples.push(Number(process.hrtime.bigint() - start) / iterations);
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(RUNS / 2)]!;
+  return median(samples);
 }
 
 let sink: unknown;

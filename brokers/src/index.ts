@@ -132,18 +132,32 @@ export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
       const broker = rabbitmq({ ...opts, nodes: Number(rabbit[1]) as 1 | 3 });
       found.push({ kind: 'rabbitmq', cluster: name, dir, broker });
     } else if (kafkaDir) {
-      const broker = kafka({ ...opts, version: kafkaDir[1]!, nodes: Number(kafkaDir[2]) as 1 | 3 });
+      const broker = kafka({
+        ...opts,
+        version: captured(kafkaDir, 1, 'the Kafka version of a kafka-<version>-n<nodes> directory'),
+        nodes: Number(kafkaDir[2]) as 1 | 3,
+      });
       found.push({ kind: 'kafka', cluster: name, dir, broker });
     } else if (rocket) {
       found.push({
         kind: 'rocketmq',
         cluster: name,
         dir,
-        broker: rocketmq({ ...opts, version: rocket[1]! }),
+        broker: rocketmq({
+          ...opts,
+          version: captured(rocket, 1, 'the RocketMQ version of a rocketmq-<version> directory'),
+        }),
       });
     }
   }
   return found;
+}
+
+/** Group `n` of a regex match, or an Error naming what the group should have held. */
+function captured(match: RegExpMatchArray, n: number, what: string): string {
+  const value = match[n];
+  if (value === undefined) throw new Error(`expected ${what}, but "${match[0]}" did not capture it`);
+  return value;
 }
 
 /** Every pid file below dir whose process is alive. */
@@ -194,7 +208,10 @@ export async function downAll(
 function hostPort(address: string, defaultPort: number): { host: string; port: number } {
   const m = address.trim().match(/^\[?([^\]]+?)\]?(?::(\d+))?$/);
   if (!m) throw new Error(`not a host:port address: "${address}"`);
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : defaultPort };
+  return {
+    host: captured(m, 1, `the host of address "${address}"`),
+    port: m[2] ? Number(m[2]) : defaultPort,
+  };
 }
 
 function requireEnv(name: string, kind: BrokerKind): string {

@@ -41,12 +41,14 @@ const HAS_PROC = existsSync('/proc/self/environ');
 
 /** Ports and names of the two fixtures: they never collide with each other or with a system node on 5672. */
 const LAYOUT = {
-  1: { cluster: 'rabbitmq-n1', names: ['lossless-rmq'], amqp: [5682], dist: [25682] },
+  1: { cluster: 'rabbitmq-n1', nodes: [{ name: 'lossless-rmq', amqp: 5682, dist: 25682 }] },
   3: {
     cluster: 'rabbitmq-n3',
-    names: ['lossless-rmq-c1', 'lossless-rmq-c2', 'lossless-rmq-c3'],
-    amqp: [5683, 5684, 5685],
-    dist: [25683, 25684, 25685],
+    nodes: [
+      { name: 'lossless-rmq-c1', amqp: 5683, dist: 25683 },
+      { name: 'lossless-rmq-c2', amqp: 5684, dist: 25684 },
+      { name: 'lossless-rmq-c3', amqp: 5685, dist: 25685 },
+    ],
   },
 } as const;
 
@@ -401,8 +403,8 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
     this.log = options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : () => {});
     this.cluster = layout.cluster;
     this.dir = join(kitHome(options.home), this.cluster);
-    this.nodes = layout.names.map(
-      (name, i) => new RabbitNode(i, this.dir, name, layout.amqp[i]!, layout.dist[i]!, this.log),
+    this.nodes = layout.nodes.map(
+      ({ name, amqp, dist }, i) => new RabbitNode(i, this.dir, name, amqp, dist, this.log),
     );
     this.settings = { kind: 'rabbitmq', urls: this.nodes.map((n) => n.url) };
   }

@@ -39,6 +39,14 @@ export function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new ConformanceFailure(message);
 }
 
+/** Returns `value`; when it is null or undefined, the case fails saying `what` was expected and is missing. */
+export function present<T>(value: T | null | undefined, what: string): T {
+  if (value === undefined || value === null) {
+    throw new ConformanceFailure(`expected ${what}, but it is missing`);
+  }
+  return value;
+}
+
 /**
  * Waits for `event` at most `timeoutMs`; past that the case fails now, saying what it was waiting for — a case
  * never runs into the runner's global timeout because a driver stayed silent.

@@ -6,14 +6,17 @@ import type { ConformanceAdapter, FaultyLink } from './adapter.js';
 
 /** The first client address in the settings, host and port. */
 export function clientAddress(settings: BrokerSettings): { host: string; port: number } {
-  const first =
+  const listed =
     settings.kind === 'rabbitmq'
-      ? new URL(settings.urls[0]!).host
+      ? settings.urls[0]
       : settings.kind === 'kafka'
-        ? settings.brokers[0]!
+        ? settings.brokers[0]
         : settings.endpoints;
+  if (listed === undefined) throw new Error(`the ${settings.kind} broker settings list no client address`);
+  const first = settings.kind === 'rabbitmq' ? new URL(listed).host : listed;
   const [host, port] = first.split(':');
-  return { host: host!, port: Number(port) };
+  if (host === undefined) throw new Error(`not a host:port client address: "${first}"`);
+  return { host, port: Number(port) };
 }
 
 export async function proxyLink(

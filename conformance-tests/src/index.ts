@@ -2,7 +2,15 @@
 export type { BrokerControl, ConformanceAdapter, DriverRequest, FaultyLink } from './adapter.js';
 export type { Category, ConformanceCase } from './cases/case.js';
 export { catalog, catalogIds } from './catalog.js';
-export { CaseContext, CaseSkipped, ConformanceFailure, check, expectCode, skipUnless } from './context.js';
+export {
+  CaseContext,
+  CaseSkipped,
+  ConformanceFailure,
+  check,
+  expectCode,
+  present,
+  skipUnless,
+} from './context.js';
 export type { Mutant } from './evil/mutants.js';
 export { mutants } from './evil/mutants.js';
 export { clientAddress, proxyLink } from './faulty-link.js';

@@ -48,10 +48,10 @@ export function formatReport(report: ConformanceReport): string {
     (c.reason ?? c.title).replace(/\s+/g, ' ').slice(0, 100),
   ]);
   const head = ['case', 'status', 'lost', 'phantom', 'dup', 'time', 'title / reason'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   const line = (r: string[]) =>
     r
-      .map((v, i) => v.padEnd(widths[i]!))
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
   const s = report.summary;

@@ -13,11 +13,16 @@ import {
 import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import type { ConformanceAdapter } from './adapter.js';
 
+/** An outgoing message with every field set, as its type says. */
+export type CompleteMessage = Required<Pick<OutgoingMessage, 'id' | 'key' | 'timestamp' | 'headers'>> & {
+  body: string;
+};
+
 /**
  * The message the outbox producer publishes as number `i` (F7): every field set, so that the consumer can check
  * that a replay from the outbox carries the same key, timestamp and headers.
  */
-export function outboxMessage(idPrefix: string, i: number): OutgoingMessage & { id: string } {
+export function outboxMessage(idPrefix: string, i: number): CompleteMessage {
   return {
     id: `${idPrefix}-${i}`,
     key: `customer-ü-${i % 13}`,
@@ -45,8 +50,14 @@ export function outOfOrderHandler(options: {
     const finished: string[] = [];
     for (let i = options.hold - 1; i >= options.hold - options.finish; i--) {
       const before = options.acked();
-      gates[i]!();
-      finished.push(order[i]!);
+      // Called once the hold-th delivery arrived: every delivery below it has its gate and its id.
+      const gate = gates[i];
+      const id = order[i];
+      if (gate === undefined || id === undefined) {
+        throw new Error(`out-of-order handler: delivery ${i + 1} of ${options.hold} never arrived`);
+      }
+      gate();
+      finished.push(id);
       while (options.acked() <= before) await new Promise((r) => setTimeout(r, 5));
     }
     options.onFinished(finished);

@@ -461,9 +461,10 @@ export async function runHostile(
             check(error, `${target.name}(junk options)`);
           }
           if (made) {
+            const driver = made;
             await call(
               `connect(${target.name}(junk options))`,
-              () => connect(made!, { connectTimeoutMs: 1_500, logger }),
+              () => connect(driver, { connectTimeoutMs: 1_500, logger }),
               (b) => (b as Bus).close(),
             );
           }

@@ -32,12 +32,10 @@ if (settings.rabbitmq) {
   );
 }
 if (settings.kafka) {
+  const brokers = settings.kafka;
   attempts.push(
     ['kafka: credentials in an address', () => kafka({ brokers: [`u:${SECRET}@127.0.0.1:1`] })],
-    [
-      'kafka: unknown key with a secret',
-      () => kafka({ brokers: settings.kafka!, password: SECRET } as never),
-    ],
+    ['kafka: unknown key with a secret', () => kafka({ brokers, password: SECRET } as never)],
     ['kafka: nothing listens', () => kafka({ brokers: ['127.0.0.1:1'], connectionTimeout: 500 })],
   );
 }

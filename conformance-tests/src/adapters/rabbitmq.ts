@@ -15,7 +15,9 @@ export const adapter: ConformanceAdapter = {
       process.env.LOSSLESS_RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
     ];
     if (!route) return rabbitmq({ urls, heartbeatSeconds: 2 });
-    const url = new URL(urls[0]!);
+    const [first] = urls;
+    if (first === undefined) throw new Error('rabbitmq adapter: the broker settings list no URL to route');
+    const url = new URL(first);
     url.hostname = route.host;
     url.port = String(route.port);
     return rabbitmq({ url: url.href, heartbeatSeconds: 2, connectAttemptTimeoutMs: 2_000 });

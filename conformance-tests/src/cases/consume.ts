@@ -4,7 +4,7 @@
 // every redelivery, 25 deliveries when maxDeliveries allows 25, and nothing lost when a close races a dead-letter,
 // a delayed redelivery or acks in flight.
 import { type Delivery, type LosslessError, ReservedHeader } from '@lossless/core';
-import { check, deferred, skipUnless } from '../context.js';
+import { check, deferred, present, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
 import type { ConformanceCase } from './case.js';
 import { checkSameMessage, richMessage } from './messages.js';
@@ -60,7 +60,8 @@ export const consumeCases: ConformanceCase[] = [
         seen.length >= 2,
         `the failed message was delivered ${seen.length} time(s), expected a redelivery`,
       );
-      const [a, b] = [seen[0]!, seen[1]!];
+      const a = present(seen[0], 'the first delivery');
+      const b = present(seen[1], 'the redelivery');
       check(a.id === receipt.id && b.id === receipt.id, `the redelivery has another id (${b.id})`);
       check(b.text() === 'retry me', 'the redelivered body differs');
       check(b.headers.type === 'OrderPaid' && b.headers.ü === '✓', 'the redelivered headers differ');
@@ -101,10 +102,9 @@ export const consumeCases: ConformanceCase[] = [
       await ctx.consume(last, topic, 's', ledger, { handler: (d) => void attempts.push(d.attempt) });
       await ctx.expectAllDelivered(ledger);
       check(attempts.length >= 3, `only ${attempts.length} deliveries across three consumer instances`);
-      check(
-        attempts.at(-1)! > attempts[0]!,
-        `the attempt count did not grow across instances: ${attempts.join(', ')}`,
-      );
+      const first = present(attempts[0], 'the first delivery’s attempt');
+      const latest = present(attempts.at(-1), 'the last delivery’s attempt');
+      check(latest > first, `the attempt count did not grow across instances: ${attempts.join(', ')}`);
     },
   },
   {
@@ -305,13 +305,13 @@ export const consumeCases: ConformanceCase[] = [
       await Promise.all(
         Array.from({ length: 200 }, (_, i) => {
           const id = `${tag}-${i}`;
+          const key = present(keys[i % keys.length], `a key for message ${i}`);
           ledger.attempt(id);
-          return bus
-            .publish(topic, { id, key: keys[i % 4]!, body: String(i) })
-            .then(() => ledger.confirm(id));
+          return bus.publish(topic, { id, key, body: String(i) }).then(() => ledger.confirm(id));
         }),
       );
       const order = new Map<string, number[]>();
+      const keyless: string[] = [];
       let running = 0;
       let maxRunning = 0;
       await ctx.consume(bus, topic, 's', ledger, {
@@ -322,11 +322,16 @@ export const consumeCases: ConformanceCase[] = [
           running++;
           maxRunning = Math.max(maxRunning, running);
           await new Promise((r) => setTimeout(r, Number(d.text()) % 4));
-          order.set(d.key!, [...(order.get(d.key!) ?? []), Number(d.text())]);
+          if (d.key === undefined) keyless.push(d.id);
+          else order.set(d.key, [...(order.get(d.key) ?? []), Number(d.text())]);
           running--;
         },
       });
       await ctx.expectAllDelivered(ledger);
+      check(
+        keyless.length === 0,
+        `${keyless.length} messages arrived without their key (${keyless.slice(0, 4)}…)`,
+      );
       for (const k of keys) {
         const seq = order.get(k) ?? [];
         check(
@@ -415,12 +420,20 @@ export const consumeCases: ConformanceCase[] = [
       const attempts = seen.map((d) => d.attempt);
       for (const [i, d] of seen.entries())
         checkSameMessage(`delivery ${i + 1} (attempt ${d.attempt})`, d, sent);
+      const [firstTry, secondTry, thirdTry, afterCrash] = attempts;
       check(
-        attempts[0] === 1 && attempts[1]! > attempts[0]! && attempts[2]! > attempts[1]!,
+        firstTry === 1 &&
+          secondTry !== undefined &&
+          secondTry > firstTry &&
+          thirdTry !== undefined &&
+          thirdTry > secondTry,
         `attempts were ${attempts.join(', ')}: each failed handling must add one`,
       );
       // Across consumer instances some brokers only know "redelivered" (C3 covers the count across instances).
-      check(attempts[3]! > 1, `the redelivery after the consumer died reports attempt ${attempts[3]}`);
+      check(
+        afterCrash !== undefined && afterCrash > 1,
+        `the redelivery after the consumer died reports attempt ${afterCrash}`,
+      );
     },
   },
   {
@@ -490,7 +503,10 @@ export const consumeCases: ConformanceCase[] = [
         },
       });
       await ctx.waitFor('the poison message’s last delivery (the bus closes then)', closeStarted.promise);
-      await ctx.waitFor('bus.close() while a dead-letter and acks were in flight', closing!);
+      await ctx.waitFor(
+        'bus.close() while a dead-letter and acks were in flight',
+        present(closing, 'bus.close() started at the poison message’s last delivery'),
+      );
       const reader = await ctx.bus();
       const dead = deferred<Delivery>();
       const dlq = await reader.subscribe(topic, 's', (d) => dead.resolve(d), { deadLetters: true });

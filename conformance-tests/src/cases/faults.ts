@@ -268,10 +268,10 @@ export const faultCases: ConformanceCase[] = [
           const m = outboxMessage(idPrefix, Number(d.id.slice(idPrefix.length + 1)));
           const sent = {
             id: m.id,
-            key: m.key!,
-            timestamp: m.timestamp!,
-            headers: m.headers!,
-            body: new TextEncoder().encode(m.body as string),
+            key: m.key,
+            timestamp: m.timestamp,
+            headers: m.headers,
+            body: new TextEncoder().encode(m.body),
           };
           try {
             checkSameMessage(`message ${d.id} after the outbox replay`, d, sent);

@@ -2,7 +2,7 @@
 // that survives SIGKILL of the broker, typed errors (unroutable, cancelled, too large, closed), per-entry batch
 // results, no loss under concurrency, per-key order.
 import { type Delivery, Limits } from '@lossless/core';
-import { type CaseContext, check, expectCode, skipUnless } from '../context.js';
+import { type CaseContext, check, expectCode, present, skipUnless } from '../context.js';
 import { Ledger } from '../ledger.js';
 import type { ConformanceCase } from './case.js';
 import { headerBytes, headersOfSize, patternBytes, patternText, sameBytes } from './messages.js';
@@ -33,11 +33,11 @@ async function roundTripHeaders(ctx: CaseContext, what: string, headers: Record<
     },
   });
   await ctx.expectAllDelivered(ledger);
-  const d = got!;
+  const d = present(got, `${what}: the delivered message`);
   const missing = Object.keys(headers).filter((h) => d.headers[h] === undefined);
   check(missing.length === 0, `${what}: ${missing.length} headers were dropped (${missing.slice(0, 4)}…)`);
   for (const [h, v] of Object.entries(headers)) {
-    const arrived = d.headers[h]!;
+    const arrived = present(d.headers[h], `${what}: header ${h}`);
     check(
       arrived === v,
       `${what}: header ${h} of ${v.length} bytes arrived with ${Buffer.byteLength(arrived)} bytes or changed`,
@@ -64,15 +64,17 @@ export const publishCases: ConformanceCase[] = [
         'at-the-limit': patternBytes(max, 1),
         'just-under-the-limit': patternBytes(max - 1_000, 2),
       };
-      const ids: Record<string, string> = {};
-      for (const [name, body] of Object.entries(bodies)) ids[name] = (await bus.publish(topic, { body })).id;
+      const sent: { name: string; body: Uint8Array; id: string }[] = [];
+      for (const [name, body] of Object.entries(bodies)) {
+        sent.push({ name, body, id: (await bus.publish(topic, { body })).id });
+      }
       const got = new Map<string, Uint8Array>();
       const ledger = new Ledger();
-      ledger.expect(Object.values(ids));
+      ledger.expect(sent.map((s) => s.id));
       await ctx.consume(bus, topic, 's', ledger, { handler: (d) => void got.set(d.id, d.body) });
       await ctx.expectAllDelivered(ledger);
-      for (const [name, body] of Object.entries(bodies)) {
-        const received = got.get(ids[name]!);
+      for (const { name, body, id } of sent) {
+        const received = got.get(id);
         check(
           received && sameBytes(received, body),
           `the ${name} body (${body.byteLength} bytes) changed in transit`,
@@ -209,19 +211,19 @@ export const publishCases: ConformanceCase[] = [
     async run(ctx) {
       const bus = await ctx.bus();
       const { topic } = await ctx.topic(bus, 't', ['s']);
-      const ids = [0, 1, 2, 3, 4].map((i) => ctx.name(`b${i}`));
+      const ids = [ctx.name('b0'), ctx.name('b1'), ctx.name('b2'), ctx.name('b3'), ctx.name('b4')] as const;
       const results = await bus.publishBatch(topic, [
-        { id: ids[0]!, body: 'a' },
-        { id: ids[1]!, body: 'b', headers: { bad: 7 as unknown as string } },
-        { id: ids[2]!, body: 'c' },
-        { id: ids[3]!, body: new Uint8Array(ctx.capabilities.maxMessageBytes + 1) },
-        { id: ids[4]!, body: 'e' },
+        { id: ids[0], body: 'a' },
+        { id: ids[1], body: 'b', headers: { bad: 7 as unknown as string } },
+        { id: ids[2], body: 'c' },
+        { id: ids[3], body: new Uint8Array(ctx.capabilities.maxMessageBytes + 1) },
+        { id: ids[4], body: 'e' },
       ]);
       check(results.length === 5, `${results.length} results for 5 entries`);
       const shape = results.map((r) => (r.ok ? 'ok' : r.error.code)).join(',');
       check(shape === 'ok,INVALID_ARGUMENT,ok,TOO_LARGE,ok', `per-entry results were ${shape}`);
       const ledger = new Ledger();
-      ledger.expect([ids[0]!, ids[2]!, ids[4]!]);
+      ledger.expect([ids[0], ids[2], ids[4]]);
       await ctx.consume(bus, topic, 's', ledger);
       await ctx.expectAllDelivered(ledger, { maxDuplicates: 0 });
     },
@@ -317,7 +319,8 @@ export const publishCases: ConformanceCase[] = [
         Array.from({ length: 500 }, (_, i) => {
           const id = `${tag}-${i}`;
           ledger.attempt(id);
-          return bus.publish(topic, { id, key: keys[i % keys.length]!, body: String(i) }).then(
+          const key = present(keys[i % keys.length], `a key for message ${i}`);
+          return bus.publish(topic, { id, key, body: String(i) }).then(
             () => ledger.confirm(id),
             (e: { code?: string }) => ledger.reject(id, e.code ?? 'UNKNOWN'),
           );
@@ -325,13 +328,20 @@ export const publishCases: ConformanceCase[] = [
       );
       check(ledger.confirmed.size === 500, `${ledger.rejected.size} of 500 publishes were rejected`);
       const seen = new Map<string, number[]>();
+      const keyless: string[] = [];
       await ctx.consume(bus, topic, 's', ledger, {
         concurrency: 1,
         handler: (d) => {
-          if (d.attempt === 1) seen.set(d.key!, [...(seen.get(d.key!) ?? []), Number(d.text())]);
+          if (d.attempt !== 1) return;
+          if (d.key === undefined) keyless.push(d.id);
+          else seen.set(d.key, [...(seen.get(d.key) ?? []), Number(d.text())]);
         },
       });
       await ctx.expectAllDelivered(ledger);
+      check(
+        keyless.length === 0,
+        `${keyless.length} messages arrived without their key (${keyless.slice(0, 4)}…)`,
+      );
       for (const k of keys) {
         const seq = seen.get(k) ?? [];
         const sorted = [...seq].sort((x, y) => x - y);
@@ -359,8 +369,8 @@ export const publishCases: ConformanceCase[] = [
       const bus = await ctx.bus();
       const { topic } = await ctx.topic(bus, 't', ['s']);
       const ids = Array.from({ length: 9 }, (_, i) => ctx.name(`b${i}`));
-      const refused = ids[3]!; // every time: the publish fails with the broker's refusal
-      const refusedOnce = ids[6]!; // the first time only: core re-sends it and it is confirmed
+      const refused = present(ids[3], 'a 4th record id'); // every time: the publish fails with the broker's refusal
+      const refusedOnce = present(ids[6], 'a 7th record id'); // the first time only: core re-sends it and it is confirmed
       let refusedOnceYet = false;
       const stop = faults.refuse((t, id) => {
         if (t !== topic) return undefined;
@@ -388,16 +398,17 @@ export const publishCases: ConformanceCase[] = [
         shape === 'ok,ok,ok,NACKED,ok,ok,ok,ok,ok',
         `per-record outcomes were ${shape}, expected only the 4th refused (NACKED)`,
       );
-      const again = results[6]!;
+      const again = present(results[6], 'an outcome for the 7th record');
       check(
         again.ok && again.receipt.attempts === 2,
         `the record refused once was confirmed after ${again.ok ? again.receipt.attempts : 0} sends, expected 2`,
       );
       const ledger = new Ledger();
       for (const [i, r] of results.entries()) {
-        ledger.attempt(ids[i]!);
-        if (r.ok) ledger.confirm(ids[i]!);
-        else ledger.reject(ids[i]!, r.error.code);
+        const id = present(ids[i], `the id of record ${i + 1}`);
+        ledger.attempt(id);
+        if (r.ok) ledger.confirm(id);
+        else ledger.reject(id, r.error.code);
       }
       await ctx.consume(bus, topic, 's', ledger);
       await ctx.expectAllDelivered(ledger, { maxDuplicates: 0, what: 'the records the broker took' });

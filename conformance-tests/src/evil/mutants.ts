@@ -569,7 +569,8 @@ export const mutants: readonly Mutant[] = [
       overrideDriver(base, {
         send: async (topic, records) => {
           const outcomes = await base.send(topic, records);
-          return outcomes.map(() => outcomes[outcomes.length - 1]!);
+          const last = outcomes.at(-1);
+          return last === undefined ? [] : outcomes.map(() => last);
         },
       }),
   },
