@@ -19,25 +19,36 @@ import { table } from './stats.js';
 const usage =
   'usage: npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]\n' +
   '         [--latency-seconds S] [--latency-rate R] [--messages N] [--rabbitmq-queues classic|quorum|both]\n' +
-  '         [--window N] [--concurrency N] [--scenario outbox]';
+  '         [--window N] [--concurrency N] [--scenario outbox] [--help]';
 const fail = (message: string): never => {
   console.error(`${message}\n${usage}`);
   process.exit(2);
 };
-const { values } = parseArgs({
-  options: {
-    adapter: { type: 'string' },
-    json: { type: 'string' },
-    repetitions: { type: 'string' },
-    'latency-seconds': { type: 'string' },
-    'latency-rate': { type: 'string' },
-    messages: { type: 'string' },
-    'rabbitmq-queues': { type: 'string' },
-    window: { type: 'string' },
-    concurrency: { type: 'string' },
-    scenario: { type: 'string' },
-  },
-});
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  adapter: { type: 'string' },
+  json: { type: 'string' },
+  repetitions: { type: 'string' },
+  'latency-seconds': { type: 'string' },
+  'latency-rate': { type: 'string' },
+  messages: { type: 'string' },
+  'rabbitmq-queues': { type: 'string' },
+  window: { type: 'string' },
+  concurrency: { type: 'string' },
+  scenario: { type: 'string' },
+} as const;
+const parsed = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+if (parsed.values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const { values } = parsed;
 const ADAPTERS = ['memory', 'rabbitmq', 'kafka', 'rocketmq'] as const;
 type Adapter = (typeof ADAPTERS)[number];
 const chosen = values.adapter ?? 'memory';
