@@ -23,9 +23,9 @@
 import type { Logger } from '@lossless/core';
 import {
   claimSettlement,
+  DeliveryBase,
   type DeliverySink,
   type DeliverySource,
-  type DriverDelivery,
   type DriverSubscribeOptions,
   type DriverSubscription,
   ErrorCode,
@@ -74,16 +74,7 @@ interface Work {
   readonly finish: () => void;
 }
 
-class KafkaDelivery implements DriverDelivery {
-  readonly id: string;
-  readonly key: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly timestamp: number;
-  readonly attempt: number;
-  /** Core settled it (first call of ack / nack / deadLetter). */
-  settled = false;
-
+class KafkaDelivery extends DeliveryBase {
   constructor(
     readonly consumer: KafkaConsumer,
     readonly track: PartitionTrack,
@@ -91,12 +82,8 @@ class KafkaDelivery implements DriverDelivery {
     readonly fields: IncomingFields,
     deadLetters: boolean,
   ) {
-    this.id = fields.id;
-    this.key = fields.key;
-    this.headers = visibleHeaders(fields, deadLetters);
-    this.body = fields.body;
-    this.timestamp = fields.timestamp;
-    this.attempt = fields.attempt;
+    const headers = visibleHeaders(fields, deadLetters);
+    super(fields.id, fields.key, headers, fields.body, fields.timestamp, fields.attempt);
   }
 
   ack(): Promise<void> {

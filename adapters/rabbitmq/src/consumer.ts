@@ -5,9 +5,9 @@
 import type { Logger } from '@lossless/core';
 import {
   claimSettlement,
+  DeliveryBase,
   type DeliverySink,
   type DeliverySource,
-  type DriverDelivery,
   type DriverSubscribeOptions,
   type DriverSubscription,
   deadLetterHeaders,
@@ -48,21 +48,20 @@ export interface ConsumerHost {
 /** How many message ids a classic-queue consumer remembers for its local attempt count. */
 const SEEN_LIMIT = 10_000;
 
-class AmqpDelivery implements DriverDelivery {
-  /** Claimed by the first settlement (see claimSettlement). */
-  settled = false;
-
+class AmqpDelivery extends DeliveryBase {
   constructor(
     private readonly consumer: Consumer,
     readonly channel: Channel,
     readonly msg: ConsumeMessage,
-    readonly id: string,
-    readonly key: string | undefined,
-    readonly headers: Readonly<Record<string, string>>,
-    readonly body: Uint8Array,
-    readonly timestamp: number,
-    readonly attempt: number,
-  ) {}
+    id: string,
+    key: string | undefined,
+    headers: Readonly<Record<string, string>>,
+    body: Uint8Array,
+    timestamp: number,
+    attempt: number,
+  ) {
+    super(id, key, headers, body, timestamp, attempt);
+  }
 
   ack(): Promise<void> {
     return this.consumer.ack(this);

@@ -5,9 +5,9 @@
 // then ack — never ack before the copy is stored.
 import {
   claimSettlement,
+  DeliveryBase,
   type DeliverySink,
   type DeliverySource,
-  type DriverDelivery,
   type DriverSubscription,
   deadLetterHeaders,
   describeError,
@@ -50,15 +50,8 @@ export const RELEASE_DELAY_MS = 1_000;
 /** Messages asked for per receive at most (the proxy caps a batch at 32). */
 const MAX_BATCH = 32;
 
-class RocketMqDelivery implements DriverDelivery {
-  readonly id: string;
-  readonly key: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly timestamp: number;
-  readonly attempt: number;
-  /** Claimed by a settlement or by release(): the lease is no longer renewed. */
-  settled = false;
+/** `settled` is claimed by a settlement or by release(): the lease is no longer renewed then. */
+class RocketMqDelivery extends DeliveryBase {
   /** Serializes lease extensions and the settlement: each uses the newest receipt handle. */
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -70,12 +63,8 @@ class RocketMqDelivery implements DriverDelivery {
     readonly view: MessageView,
     private readonly decoded: DecodedMessage,
   ) {
-    this.id = decoded.id;
-    this.key = decoded.key;
-    this.headers = decoded.headers;
-    this.body = decoded.body;
-    this.timestamp = decoded.timestamp;
-    this.attempt = view.deliveryAttempt && view.deliveryAttempt > 0 ? view.deliveryAttempt : 1;
+    const attempt = view.deliveryAttempt && view.deliveryAttempt > 0 ? view.deliveryAttempt : 1;
+    super(decoded.id, decoded.key, decoded.headers, decoded.body, decoded.timestamp, attempt);
     this.armLease();
   }
 

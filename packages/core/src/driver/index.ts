@@ -20,6 +20,7 @@ export type { CheckContext, OptionRule, OptionShape } from '../validate.js';
 export { checkOptions, checkValue, describeValue, isSignal } from '../validate.js';
 export type { DeadLetterReason } from './dead-letter.js';
 export { clipError, deadLetterHeaders, LAST_ERROR_MAX, retryHeaders } from './dead-letter.js';
+export { DeliveryBase } from './delivery-base.js';
 export type {
   Capabilities,
   DeliverySink,

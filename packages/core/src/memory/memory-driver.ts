@@ -4,11 +4,11 @@
 // test their own code without a broker. It guarantees nothing across a process crash.
 
 import { deadLetterHeaders } from '../driver/dead-letter.js';
+import { DeliveryBase } from '../driver/delivery-base.js';
 import type {
   Capabilities,
   DeliverySink,
   Driver,
-  DriverDelivery,
   DriverSubscribeOptions,
   DriverSubscription,
   Health,
@@ -96,26 +96,14 @@ class SubscriptionQueue {
   }
 }
 
-class MemoryDelivery implements DriverDelivery {
-  readonly id: string;
-  readonly key: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: Uint8Array;
-  readonly timestamp: number;
-  readonly attempt: number;
-  settled = false;
-
+class MemoryDelivery extends DeliveryBase {
   constructor(
     private readonly stored: Stored,
     private readonly consumer: Consumer,
   ) {
     const r = stored.record;
-    this.id = r.id;
-    this.key = r.key;
-    this.headers = { ...r.headers, ...stored.extraHeaders };
-    this.body = new Uint8Array(r.body);
-    this.timestamp = r.timestamp;
-    this.attempt = stored.deliveries;
+    const headers = { ...r.headers, ...stored.extraHeaders };
+    super(r.id, r.key, headers, new Uint8Array(r.body), r.timestamp, stored.deliveries);
   }
 
   private finish(): void {
