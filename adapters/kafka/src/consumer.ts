@@ -22,6 +22,7 @@
 //   the assignment we know, and never past a message that is neither settled nor safely re-produced.
 import type { Logger } from '@lossless/core';
 import {
+  Credit,
   claimSettlement,
   DeliveryBase,
   type DeliverySink,
@@ -32,7 +33,6 @@ import {
   LosslessError,
   type NormalizedSubscription,
   nativeCode,
-  Outstanding,
   type SendOutcome,
   staleDelivery,
 } from '@lossless/core/driver';
@@ -122,7 +122,7 @@ export class KafkaConsumer implements DriverSubscription {
   private readonly tracks = new Map<string, PartitionTrack>();
   private readonly works: Work[] = [];
   /** Deliveries handed to core and not yet settled by it (the prefetch bound). */
-  private readonly outstanding: Outstanding<KafkaDelivery>;
+  private readonly outstanding: Credit;
   private readonly commits: CommitLoop;
   /** Aborted on close: ends the waits between copy retries. */
   private readonly abort = new AbortController();
@@ -144,7 +144,7 @@ export class KafkaConsumer implements DriverSubscription {
   ) {
     this.spec = options.subscription;
     this.deadLetters = options.deadLetters;
-    this.outstanding = new Outstanding(options.prefetch);
+    this.outstanding = new Credit(options.prefetch);
     const { topic, name } = this.spec;
     this.source = { broker: 'kafka', topic, subscription: name };
     this.groupId = options.deadLetters ? deadLetterGroupId(topic, name) : consumerGroupId(topic, name);
@@ -354,7 +354,7 @@ export class KafkaConsumer implements DriverSubscription {
         continue;
       }
       const delivery = new KafkaDelivery(this, pick.track, slot, fields, this.deadLetters);
-      this.outstanding.add(delivery);
+      this.outstanding.take();
       this.sink(delivery);
     }
   }
@@ -452,7 +452,10 @@ export class KafkaConsumer implements DriverSubscription {
 
   /** Core's first settlement of `d`: frees its prefetch slot. Throws STALE_DELIVERY when it cannot count. */
   private claim(d: KafkaDelivery): void {
-    if (this.outstanding.delete(d)) queueMicrotask(() => this.dispatch());
+    if (!d.settled) {
+      this.outstanding.give();
+      queueMicrotask(() => this.dispatch());
+    }
     claimSettlement(this.source, d, this.staleWhy(d));
   }
 

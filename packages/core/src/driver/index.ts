@@ -37,7 +37,7 @@ export type { ErrorContext, ErrorMapper, ErrorRow } from './error-mapping.js';
 export { errorMapper } from './error-mapping.js';
 export { HealthTracker } from './health.js';
 export { causeChain, nativeCode, nativeMessage } from './native-code.js';
-export { Outstanding } from './outstanding.js';
+export { Credit, Outstanding } from './outstanding.js';
 export { DRIVER_RETRY_BACKOFF, retryPause } from './retry-policy.js';
 export {
   addressSecrets,
