@@ -3,9 +3,10 @@
 // third-party dependencies; core imports no @lossless package; the broker kit imports no adapter; and no package
 // has an import cycle among its relative imports. The checkers are pure functions over {file, specifiers} lists,
 // so the last block proves on small in-memory examples that each rule can fail.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, posix, relative, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isDirectory, ROOT, tsFiles } from './tree.js';
 
 /** One source file and the module specifiers it imports or re-exports from, as written. */
 interface SourceImports {
@@ -16,8 +17,6 @@ interface SourceImports {
 
 /** Says why a specifier is forbidden in a file, or returns undefined when it is allowed. */
 type ImportRule = (file: string, specifier: string) => string | undefined;
-
-const ROOT = join(import.meta.dirname, '..');
 
 // `import … from 'x'`, `import type … from 'x'`, `export … from 'x'`, `export * from 'x'` at the start of a line.
 const STATIC_FROM = /^[ \t]*(?:import|export)\b[^'";]*?\bfrom[ \t]*(['"])([^'"\n]+)\1/gm;
@@ -148,37 +147,8 @@ function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 
 // ---- reading the tree ----
 
-function isDirectory(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
-}
-
-function toPosix(path: string): string {
-  return path.split(sep).join('/');
-}
-
-/** Non-test .ts files under `dir` (no .d.ts, no dist, no node_modules), relative to the root. */
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (abs: string): void => {
-    for (const entry of readdirSync(abs, { withFileTypes: true })) {
-      if (entry.name === 'node_modules' || entry.name === 'dist') continue;
-      const path = join(abs, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (
-        entry.name.endsWith('.ts') &&
-        !entry.name.endsWith('.d.ts') &&
-        !entry.name.endsWith('.test.ts')
-      ) {
-        out.push(toPosix(relative(ROOT, path)));
-      }
-    }
-  };
-  walk(join(ROOT, dir));
-  return out.sort();
-}
-
 function readImports(dir: string): SourceImports[] {
-  return sourceFiles(dir).map((file) => ({
+  return tsFiles(dir, { tests: false }).map((file) => ({
     file,
     specifiers: extractSpecifiers(readFileSync(join(ROOT, file), 'utf8')),
   }));

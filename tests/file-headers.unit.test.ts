@@ -1,11 +1,10 @@
 // Every TypeScript file of the tree, source and test alike, opens with a `//` comment line saying what it is
 // (after an optional `#!` shebang line): the workspaces' src directories (packages, adapters, the broker kit,
 // the conformance suite, the bench, the examples) and tests/. Build output, node_modules and .d.ts are left out.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = join(import.meta.dirname, '..');
+import { isDirectory, ROOT, tsFiles } from './tree.js';
 
 // Lines that start with `//` but are a directive to a tool, not a description of the file.
 const DIRECTIVE = /^\/\/(?:\/|\s*(?:@ts-|biome-ignore|eslint-|prettier-ignore|#region))/;
@@ -15,10 +14,6 @@ function opensWithComment(source: string): boolean {
   const lines = source.replace(/^\uFEFF/, '').split(/\r?\n/);
   const first = lines[0]?.startsWith('#!') ? lines[1] : lines[0];
   return first !== undefined && /^\/\/\s*\S/.test(first) && !DIRECTIVE.test(first);
-}
-
-function isDirectory(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
 }
 
 /** Directories `parent/<each child>/src` that exist. */
@@ -44,23 +39,6 @@ function srcDirsDeep(parent: string): string[] {
   return out;
 }
 
-/** Every .ts file under `dir` (no .d.ts, no dist, no node_modules), relative to the root with `/` separators. */
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (abs: string): void => {
-    for (const entry of readdirSync(abs, { withFileTypes: true })) {
-      if (entry.name === 'node_modules' || entry.name === 'dist') continue;
-      const path = join(abs, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
-        out.push(relative(ROOT, path).split(sep).join('/'));
-      }
-    }
-  };
-  walk(join(ROOT, dir));
-  return out;
-}
-
 const roots = [
   ...srcDirsUnder('packages'),
   ...srcDirsUnder('adapters'),
@@ -70,7 +48,7 @@ const roots = [
   ...srcDirsDeep('examples'),
   'tests',
 ].filter((dir) => isDirectory(join(ROOT, dir)));
-const files = [...new Set(roots.flatMap(tsFiles))].sort();
+const files = [...new Set(roots.flatMap((dir) => tsFiles(dir)))].sort();
 const isTest = (file: string): boolean => file.endsWith('.test.ts');
 
 function lacking(candidates: readonly string[]): string[] {
