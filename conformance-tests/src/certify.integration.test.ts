@@ -19,7 +19,7 @@ const packages = [
   '@lossless/core',
   '@lossless/conformance',
   '@lossless/brokers',
-  '@lossless/rocketmq',
+  '@lossless/rocketmq-admin', // the broker kit's RocketMQ admin
   '@lossless/outbox-lmdb',
 ];
 /**
