@@ -29,6 +29,9 @@ run npx biome check .
 step "type-check and build (tsc -b)"
 run npx tsc -b
 
+step "type-check the tests too (tsc -p tsconfig.tests.json)"
+run npx tsc -p tsconfig.tests.json
+
 step "unit tests (no broker)"
 run npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=reports/unit.json
 

@@ -12,8 +12,12 @@ import { classifyNative, ERROR_TABLE } from './error-table.js';
 import { kafka } from './kafka-driver.js';
 
 const require = createRequire(import.meta.url);
+type ErrorClass = new (...args: unknown[]) => Error;
 const { KafkaJSProtocolError, KafkaJSNonRetriableError, KafkaJSSASLAuthenticationError } =
-  require('kafkajs/src/errors') as Record<string, new (...args: unknown[]) => Error>;
+  require('kafkajs/src/errors') as Record<
+    'KafkaJSProtocolError' | 'KafkaJSNonRetriableError' | 'KafkaJSSASLAuthenticationError',
+    ErrorClass
+  >;
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as {
   createErrorFromCode(code: number): Error;
 };
@@ -96,6 +100,7 @@ describe('kafka() options', () => {
   });
 
   it('takes undefined as absent and keeps the cross-field checks', () => {
+    // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
     const driver = kafka({ brokers: ['localhost:9092'], clientId: undefined, sessionTimeout: undefined });
     expect(driver.capabilities.maxMessageBytes).toBeGreaterThan(0);
     const error = thrown(() => kafka({ brokers: ['localhost:9092'], heartbeatInterval: 40_000 })) as Error;

@@ -113,6 +113,7 @@ describe('rabbitmq() options', () => {
   });
 
   it('takes undefined as absent: the default applies', () => {
+    // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
     const driver = rabbitmq({
       url: 'amqp://localhost',
       urls: undefined,

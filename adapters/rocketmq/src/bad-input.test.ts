@@ -102,6 +102,7 @@ describe('rocketmq() options', () => {
   });
 
   it('takes undefined as absent: the default applies', () => {
+    // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
     const driver = rocketmq({ ...BASE, cluster: undefined, maxMessageBytes: undefined, logger: undefined });
     expect(driver.capabilities.maxMessageBytes).toBe(MAX_DELIVERABLE_BYTES);
   });

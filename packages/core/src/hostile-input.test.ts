@@ -124,6 +124,7 @@ describe('an option set to undefined means absent: the default applies', () => {
     const broker = new MemoryBroker();
     let nacks = 0;
     broker.faults.onSend = () => (nacks++ === 0 ? 'nack' : 'confirm');
+    // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
     const b = await bus({ publish: { retryBackoff: undefined } }, broker);
     const receipt = await b.publish('orders', { body: 'x' });
     expect(receipt.attempts).toBe(2);
@@ -131,6 +132,7 @@ describe('an option set to undefined means absent: the default applies', () => {
 
   it('publish.maxMessageBytes: undefined keeps the driver limit: an oversized body is TOO_LARGE', async () => {
     const b = await connect(memoryDriver({ maxMessageBytes: 1024 }), {
+      // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
       publish: { maxMessageBytes: undefined },
     });
     open.push(b);
@@ -140,6 +142,7 @@ describe('an option set to undefined means absent: the default applies', () => {
 
   it('subscribe({ concurrency: undefined, ordering: undefined }) uses the defaults', async () => {
     const b = await bus();
+    // @ts-expect-error the types refuse an explicit undefined; a JavaScript caller passes one anyway
     const sub = await b.subscribe('orders', 'warehouse', () => {}, {
       concurrency: undefined,
       ordering: undefined,
