@@ -33,6 +33,7 @@ export {
   type FaultProxyStats,
 } from './fault-proxy.js';
 export { kitHome } from './home.js';
+export { type CertFiles, type Pki, type PkiOptions, throwawayPki } from './pki.js';
 export {
   DEFAULT_KAFKA_VERSION,
   KAFKA_3_VERSION,
