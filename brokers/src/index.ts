@@ -33,7 +33,6 @@ export {
   type FaultProxyStats,
 } from './fault-proxy.js';
 export { kitHome } from './home.js';
-export { type CertFiles, type Pki, type PkiOptions, throwawayPki } from './pki.js';
 export {
   DEFAULT_KAFKA_VERSION,
   KAFKA_3_VERSION,
@@ -41,6 +40,7 @@ export {
   type KafkaOptions,
   kafka,
 } from './kafka.js';
+export { type CertFiles, type Pki, type PkiOptions, throwawayPki } from './pki.js';
 export { installedRabbitMqVersion, rabbitmq } from './rabbitmq.js';
 export {
   type CreateGroupOptions,
