@@ -22,9 +22,9 @@ import {
 } from './publish-config.js';
 import { Publisher, type PublishOptions, type PublishResult } from './publisher.js';
 import {
-  DEFAULT_REDELIVERY_BACKOFF,
   type Handler,
   type ResolvedSubscribeOptions,
+  resolveSubscribeOptions,
   SUBSCRIBE_SHAPE,
   type SubscribeOptions,
   Subscription,
@@ -171,7 +171,7 @@ export class Bus {
     validateName('subscription', subscription);
     if (typeof handler !== 'function')
       throw invalidArgument('subscribe(): the handler must be a function', { topic, subscription });
-    const options = resolveSubscribeOptions(given, topic, subscription);
+    const options = checkSubscribeOptions(given, topic, subscription);
     const spec: NormalizedSubscription = this.declaredSubscriptions.get(subKey(topic, subscription)) ?? {
       name: subscription,
       topic,
@@ -321,10 +321,10 @@ const BUS_SUBSCRIBE_SHAPE: OptionShape = {
 };
 
 /**
- * The one place subscribe options are checked and defaulted: the Subscription gets the result and reads no
- * option itself. maxDeliveries and deadLetter are the fallback for a subscription this bus did not declare.
+ * Subscribe options checked once and defaulted (resolveSubscribeOptions), plus the bus's own two: maxDeliveries
+ * and deadLetter, the fallback for a subscription this bus did not declare.
  */
-function resolveSubscribeOptions(
+function checkSubscribeOptions(
   given: unknown,
   topic: string,
   subscription: string,
@@ -333,19 +333,8 @@ function resolveSubscribeOptions(
     topic,
     subscription,
   });
-  const concurrency = options.concurrency ?? 8;
   return {
-    concurrency,
-    prefetch: options.prefetch ?? concurrency,
-    ordered: options.ordering === 'key',
-    redeliveryBackoff: mergeBackoff(
-      'subscribe(): redeliveryBackoff',
-      DEFAULT_REDELIVERY_BACKOFF,
-      options.redeliveryBackoff,
-    ),
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
-    deadLetters: options.deadLetters ?? false,
-    onError: options.onError,
+    ...resolveSubscribeOptions(options),
     maxDeliveries: options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES,
     deadLetter: options.deadLetter ?? true,
   };

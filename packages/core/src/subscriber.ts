@@ -8,6 +8,7 @@ import {
   BACKOFF_SHAPE,
   type BackoffPolicy,
   backoffDelay,
+  mergeBackoff,
   TIMER_MAX_MS,
   unlimitedAbortController,
 } from './backoff.js';
@@ -92,6 +93,27 @@ export interface ResolvedSubscribeOptions {
   readonly shutdownTimeoutMs: number;
   readonly deadLetters: boolean;
   readonly onError: SubscribeOptions['onError'];
+}
+
+/**
+ * Fills in every default of checked subscribe options (checkOptions with SUBSCRIBE_SHAPE ran first): the one
+ * place they are defaulted; a Subscription reads no option itself.
+ */
+export function resolveSubscribeOptions(options: SubscribeOptions): ResolvedSubscribeOptions {
+  const concurrency = options.concurrency ?? 8;
+  return {
+    concurrency,
+    prefetch: options.prefetch ?? concurrency,
+    ordered: options.ordering === 'key',
+    redeliveryBackoff: mergeBackoff(
+      'subscribe(): redeliveryBackoff',
+      DEFAULT_REDELIVERY_BACKOFF,
+      options.redeliveryBackoff,
+    ),
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+    deadLetters: options.deadLetters ?? false,
+    onError: options.onError,
+  };
 }
 
 export interface SubscriptionStats {
