@@ -6,6 +6,7 @@ export { backoffDelay } from './backoff.js';
 export type { BusSubscribeOptions, ConnectOptions } from './bus.js';
 export { Bus, connect } from './bus.js';
 export type { Capabilities, Health, HealthState } from './driver/driver.js';
+export type { NodeTlsOptions, Pem, TlsOptions } from './driver/tls.js';
 export type { LosslessErrorOptions } from './errors.js';
 export {
   cancelledError,

@@ -50,3 +50,12 @@ export {
 } from './secrets.js';
 export type { Claimable, DeliverySource } from './settle-once.js';
 export { ALREADY_SETTLED, claimSettlement, staleDelivery } from './settle-once.js';
+export type { NodeTlsOptions, Pem, TlsOptions } from './tls.js';
+export {
+  isTlsVerificationError,
+  nodeTlsOptions,
+  TLS_RULE,
+  TLS_SHAPE,
+  TLS_VERIFY_CODES,
+  tlsSecrets,
+} from './tls.js';
