@@ -25,6 +25,7 @@ Commands:
 Options:
   --nodes 1|3       broker nodes (RocketMQ: 1 only); default 1
   --version X       broker version (default: the kind's pinned version)
+  --secure          the secured variant (TLS, users, ACLs) on ports of its own; single node
   --node N          node index for kill and restart
   --wipe            down: delete data and logs as well
   --json            print machine-readable JSON on stdout
@@ -50,6 +51,7 @@ function parse(argv: string[]) {
         version: { type: 'string' },
         node: { type: 'string' },
         wipe: { type: 'boolean', default: false },
+        secure: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -80,8 +82,10 @@ function nodesOf(value: string | undefined): 1 | 3 | undefined {
 function brokerFor(kind: BrokerKind, values: Parsed['values'], forAll: boolean): Broker {
   let nodes = nodesOf(values.nodes);
   if (forAll && kind === 'rocketmq') nodes = undefined; // RocketMQ runs one broker; `up all --nodes 3` still works
+  if (values.secure && nodes === 3) throw new UsageError('--secure runs a single node (no --nodes 3)');
   const options = {
     log,
+    ...(values.secure ? { secure: true } : {}),
     ...(nodes !== undefined ? { nodes } : {}),
     ...(values.version !== undefined && !forAll ? { version: values.version } : {}),
   };
@@ -89,6 +93,22 @@ function brokerFor(kind: BrokerKind, values: Parsed['values'], forAll: boolean):
 }
 
 function describeSettings(settings: BrokerSettings): string {
+  return [describeAddresses(settings), ...describeSecurity(settings)].join('\n');
+}
+
+/** The secured part: where the CA is, who the users are (their passwords are in the --json output only). */
+function describeSecurity(settings: BrokerSettings): string[] {
+  const s = settings.security;
+  if (s === undefined) return [];
+  return [
+    `  ca        ${s.caFile}   (servername ${s.servername})`,
+    `  client    ${s.clientCertFile} / ${s.clientKeyFile}`,
+    `  users     ${s.admin.username} (all rights), ${s.limited.username} (only names beginning "${s.limitedPrefix}")`,
+    ...('mechanism' in s ? [`  sasl      ${s.mechanism}`] : []),
+  ];
+}
+
+function describeAddresses(settings: BrokerSettings): string {
   switch (settings.kind) {
     case 'rabbitmq':
       return settings.urls.map((u) => `  url       ${u}`).join('\n');
@@ -135,7 +155,8 @@ async function down(parsed: Parsed): Promise<void> {
     return;
   }
   for (const kind of kinds) {
-    const specific = parsed.values.nodes !== undefined || parsed.values.version !== undefined;
+    const specific =
+      parsed.values.nodes !== undefined || parsed.values.version !== undefined || parsed.values.secure;
     const brokers =
       mode === 'local' && !specific
         ? fixturesOnDisk()

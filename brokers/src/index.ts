@@ -53,6 +53,14 @@ export {
   type RocketMqOptions,
   rocketmq,
 } from './rocketmq.js';
+export {
+  ADMIN_USER,
+  LIMITED_PREFIX,
+  LIMITED_USER,
+  SERVERNAME,
+  securePki,
+  secureSettings,
+} from './secure.js';
 export type {
   Broker,
   BrokerKind,
@@ -61,9 +69,11 @@ export type {
   BrokerSettings,
   BrokerStatus,
   KafkaSettings,
+  KitUser,
   NodeStatus,
   RabbitMqSettings,
   RocketMqSettings,
+  SecureSettings,
 } from './types.js';
 
 export const BROKER_KINDS: readonly BrokerKind[] = ['rabbitmq', 'kafka', 'rocketmq'];
@@ -117,7 +127,10 @@ export interface FixtureOnDisk {
   broker: Broker;
 }
 
-/** Every local fixture that left state under the kit home: rabbitmq-n1|n3, kafka-<v>-n1|n3, rocketmq-<v>. */
+/**
+ * Every local fixture that left state under the kit home: rabbitmq-n1|n3, kafka-<v>-n1|n3, rocketmq-<v>, and the
+ * secured variants rabbitmq-secure, kafka-<v>-secure, rocketmq-<v>-secure.
+ */
 export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
   const root = kitHome(home);
   if (!existsSync(root)) return [];
@@ -128,8 +141,18 @@ export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
     if (!statSync(dir).isDirectory()) continue;
     const rabbit = name.match(/^rabbitmq-n([13])$/);
     const kafkaDir = name.match(/^kafka-(.+)-n([13])$/);
-    const rocket = name.match(/^rocketmq-(\d.+)$/);
-    if (rabbit) {
+    const rocket = name.match(/^rocketmq-(\d[^-]*)$/);
+    const secure = name.match(/^(rabbitmq|kafka|rocketmq)(?:-(\d[^-]*))?-secure$/);
+    if (secure) {
+      const kind = captured(secure, 1, 'the kind of a secured fixture directory') as BrokerKind;
+      const version = secure[2] === undefined ? {} : { version: secure[2] };
+      found.push({
+        kind,
+        cluster: name,
+        dir,
+        broker: createBroker(kind, { ...opts, ...version, secure: true, mode: 'local' }),
+      });
+    } else if (rabbit) {
       const broker = rabbitmq({ ...opts, nodes: Number(rabbit[1]) as 1 | 3 });
       found.push({ kind: 'rabbitmq', cluster: name, dir, broker });
     } else if (kafkaDir) {

@@ -35,16 +35,57 @@ export interface BrokerStatus {
   nodes: NodeStatus[];
 }
 
+/** A user of a secured fixture. */
+export interface KitUser {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * How to reach a secured fixture (`secure: true`): TLS with a throwaway CA, and two users. Every path is a PEM
+ * file under the kit home, made at `up` (see pki.ts).
+ */
+export interface SecureSettings {
+  /** The test CA that signed the broker's certificate: what a client must trust. */
+  readonly caFile: string;
+  /** Another CA, which did not sign the broker's certificate: a client trusting only it must refuse the broker. */
+  readonly impostorCaFile: string;
+  /**
+   * A client certificate and key signed by the test CA, CN = `admin.username` (RabbitMQ EXTERNAL login). The
+   * other brokers do not ask for a client certificate.
+   */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /** The DNS name in the broker's certificate (it also covers the IP 127.0.0.1 every address uses). */
+  readonly servername: string;
+  /** Full rights: declares, publishes, consumes, administers. */
+  readonly admin: KitUser;
+  /**
+   * Rights on nothing but the topics and subscriptions whose lossless names begin with `limitedPrefix`: there it
+   * may publish and consume (with whatever the broker needs for that: its groups, its queues); it may not declare
+   * anything. Everywhere else each publish and subscribe is refused.
+   */
+  readonly limited: KitUser;
+  readonly limitedPrefix: string;
+}
+
 export interface RabbitMqSettings {
   kind: 'rabbitmq';
-  /** amqp:// URL of each node, in node order. */
+  /**
+   * amqp:// URL of each node, in node order. On a secured fixture: amqps:// URLs with no user info (the users are
+   * in `security`); the TLS listener requires a client certificate (`verify_peer`, `fail_if_no_peer_cert`).
+   */
   urls: string[];
+  /** Present on a secured fixture. */
+  security?: SecureSettings;
 }
 
 export interface KafkaSettings {
   kind: 'kafka';
-  /** host:port bootstrap addresses of every node. */
+  /** host:port bootstrap addresses of every node (on a secured fixture: its SASL_SSL listener). */
   brokers: string[];
+  /** Present on a secured fixture; its users are SCRAM-SHA-512 users, checked by the standard ACL authorizer. */
+  security?: SecureSettings & { readonly mechanism: 'scram-sha-512' };
 }
 
 export interface RocketMqSettings {
@@ -57,6 +98,11 @@ export interface RocketMqSettings {
   cluster: string;
   /** Broker remoting address (host:port). */
   broker: string;
+  /**
+   * Present on a secured fixture: ACL 2.0 (authentication and authorisation) on the broker and the proxy, TLS on
+   * the proxy's gRPC port (plaintext refused). Users are access key = username, secret key = password.
+   */
+  security?: SecureSettings;
 }
 
 export type BrokerSettings = RabbitMqSettings | KafkaSettings | RocketMqSettings;
@@ -70,6 +116,11 @@ export interface BrokerOptions {
   home?: string;
   /** Print progress lines (default: true on a TTY or in CI logs). */
   log?: (line: string) => void;
+  /**
+   * The secured variant: TLS and authentication on ports of its own, next to the plain fixture (both can run at
+   * once). Its settings carry `security`. Single node only.
+   */
+  secure?: boolean;
 }
 
 export interface Broker<S extends BrokerSettings = BrokerSettings> {
