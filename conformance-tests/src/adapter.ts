@@ -8,6 +8,26 @@ export interface DriverRequest {
   settings: BrokerSettings | undefined;
   /** Connect through this address instead of the broker's own (a fault proxy, or a port where nothing listens). */
   route?: { host: string; port: number };
+  /**
+   * Set when the broker is a secured fixture (`settings.security`, `--secure`): who connects and how. The adapter
+   * turns it into its driver's TLS and authentication options. Absent on a secured fixture: the admin user over
+   * verified TLS.
+   */
+  security?: SecurityRequest;
+}
+
+/** How a case connects to a secured fixture; every field but `user` says how to get it wrong on purpose. */
+export interface SecurityRequest {
+  /** `settings.security.admin` (all rights) or `.limited` (rights only on names beginning with its prefix). */
+  user: 'admin' | 'limited';
+  /** Log in with this password instead of the user's own (a wrong one). */
+  password?: string;
+  /** Trust the impostor CA instead of the one that signed the broker's certificate. */
+  trust?: 'kit' | 'impostor';
+  /** Expect this name in the broker's certificate instead of `settings.security.servername`. */
+  servername?: string;
+  /** Speak plaintext (no TLS) to the secured port: the driver must fail with a typed error, never fall back. */
+  plaintext?: boolean;
 }
 
 /** A network between one client and the broker that a case can cut and restore. */
@@ -51,6 +71,11 @@ export interface ConformanceAdapter {
    * record): P13 is skipped with that reason.
    */
   sendFaults?: SendFaults;
+  /**
+   * The authentication mechanisms the adapter's driver offers (shown in the report; the security cases use the
+   * fixture's). Absent: the adapter cannot connect to a secured broker, and `--secure` refuses to run it.
+   */
+  security?: { mechanisms: readonly string[] };
   /** How long a case waits for deliveries before it counts the missing as lost, ms. Default 30,000. */
   deliveryTimeoutMs?: number;
   /**

@@ -14,7 +14,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinAdapters } from './adapters/index.js';
-import { catalogIds } from './catalog.js';
+import { catalogIds, secureCaseIds } from './catalog.js';
 import type { EntrySpec } from './entry.conformance.js';
 import { type ConformanceReport, formatReport } from './report.js';
 
@@ -27,6 +27,8 @@ const usage = `usage: lossless-conformance --adapter <memory|rabbitmq|kafka|rock
   --adapter, -a NAME|FILE      a built-in adapter, or a module that exports \`adapter\` (a ConformanceAdapter)
   --json FILE                  where the JSON report goes (default reports/conformance-<adapter>.json)
   --only ID,ID…                run only these cases (e.g. T1,P4)
+  --secure                     against the kit's secured broker (TLS, users, ACLs): the security group S1–S7
+                               and the core cases over TLS with authentication (with --only: those cases)
   --nodes 1|3                  broker nodes for the kit to run (default: the adapter's)
   --version V                  broker version for the kit to run (default: the adapter's)
   --case-timeout-ms N          time limit of every case, ${minCaseTimeoutMs}–${maxTimeoutMs} (default: each case's own, 120000–300000)
@@ -53,6 +55,7 @@ let values: {
   version?: string;
   'case-timeout-ms'?: string;
   'delivery-timeout-ms'?: string;
+  secure?: boolean;
   help?: boolean;
 };
 try {
@@ -67,6 +70,7 @@ try {
       version: { type: 'string' },
       'case-timeout-ms': { type: 'string' },
       'delivery-timeout-ms': { type: 'string' },
+      secure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   }));
@@ -94,7 +98,10 @@ for (const option of ['json', 'version'] as const) {
 }
 const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
 if (nodes !== undefined && nodes !== 1 && nodes !== 3) fail(`--nodes must be 1 or 3, got '${values.nodes}'`);
-const only = values.only?.split(',').map((s) => s.trim().toUpperCase());
+if (values.secure && nodes === 3) fail('--secure runs against a single secured node (no --nodes 3)');
+const only =
+  values.only?.split(',').map((s) => s.trim().toUpperCase()) ??
+  (values.secure ? [...secureCaseIds] : undefined);
 if (only) {
   const unknown = only.filter((id) => !catalogIds.includes(id));
   if (unknown.length > 0 || only.length === 0) {
@@ -151,7 +158,8 @@ if (builtin) {
 
 const reportFile = resolve(
   cwd,
-  values.json ?? `reports/conformance-${values.adapter.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  values.json ??
+    `reports/conformance-${values.adapter.replace(/[^A-Za-z0-9_-]/g, '_')}${values.secure ? '-secure' : ''}.json`,
 );
 const spec: EntrySpec = {
   module,
@@ -161,6 +169,7 @@ const spec: EntrySpec = {
   ...(values.version ? { version: values.version } : {}),
   ...(caseTimeoutMs !== undefined ? { caseTimeoutMs } : {}),
   ...(deliveryTimeoutMs !== undefined ? { deliveryTimeoutMs } : {}),
+  ...(values.secure ? { secure: true } : {}),
 };
 
 // vitest from this package's dependencies (its bin, as `npx vitest` would run it), not the calling project's.

@@ -17,7 +17,14 @@ import {
   type Topology,
 } from '@lossless/core';
 import type { Capabilities, Driver, DriverDelivery } from '@lossless/core/driver';
-import type { BrokerControl, ConformanceAdapter, FaultyLink, SendFaults } from './adapter.js';
+import type {
+  BrokerControl,
+  ConformanceAdapter,
+  DriverRequest,
+  FaultyLink,
+  SecurityRequest,
+  SendFaults,
+} from './adapter.js';
 import { Ledger, type LedgerSummary } from './ledger.js';
 
 /** A case failed: the message says what a user would have observed. */
@@ -190,6 +197,19 @@ export interface ConsumeOptions extends BusSubscribeOptions {
 
 let counter = 0;
 
+/**
+ * The request for a driver: on a secured fixture it always says who connects (the admin over verified TLS unless
+ * the case asks otherwise), so an adapter never has to guess.
+ */
+export function driverRequest(
+  settings: BrokerSettings | undefined,
+  request: Omit<DriverRequest, 'settings'> = {},
+): DriverRequest {
+  const out: DriverRequest = { settings, ...request };
+  if (settings?.security && !out.security) out.security = { user: 'admin' };
+  return out;
+}
+
 export class CaseContext {
   readonly buses: Bus[] = [];
   readonly links: FaultyLink[] = [];
@@ -225,10 +245,32 @@ export class CaseContext {
     return this.broker;
   }
 
+  /** A name unique to this case and run that the secured fixture's limited user has rights on. */
+  grantedName(suffix: string): string {
+    return `${this.secured('the limited user').limitedPrefix}-${this.name(suffix)}`;
+  }
+
+  /** The secured fixture's settings, or a skip saying the case needs one (`--secure`). */
+  secured(what: string): NonNullable<BrokerSettings['security']> {
+    const security = this.settings?.security;
+    skipUnless(
+      security,
+      `${what}: needs a broker that requires TLS and authentication (run the suite with --secure)`,
+    );
+    return security;
+  }
+
+  /** A fresh driver, as `security` asks on a secured fixture (default: the admin user over verified TLS). */
+  async driver(request: Omit<DriverRequest, 'settings'> = {}): Promise<Driver> {
+    return this.adapter.createDriver(driverRequest(this.settings, request));
+  }
+
   /** Opens a bus on a fresh driver (spied); it is closed after the case. */
-  async bus(options: ConnectOptions & { driver?: Driver } = {}): Promise<Bus & { spy: DriverSpy }> {
-    const { driver: given, ...connectOptions } = options;
-    const raw = given ?? (await this.adapter.createDriver({ settings: this.settings }));
+  async bus(
+    options: ConnectOptions & { driver?: Driver; security?: SecurityRequest } = {},
+  ): Promise<Bus & { spy: DriverSpy }> {
+    const { driver: given, security, ...connectOptions } = options;
+    const raw = given ?? (await this.driver(security ? { security } : {}));
     const { driver, spy: s } = spy(raw);
     const bus = await connect(driver, { logger: silentLogger, ...connectOptions });
     this.buses.push(bus);

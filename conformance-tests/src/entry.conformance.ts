@@ -13,6 +13,8 @@ export interface EntrySpec {
   version?: string;
   caseTimeoutMs?: number;
   deliveryTimeoutMs?: number;
+  /** Run against the kit's secured fixture (TLS and authentication; `settings.security`). */
+  secure?: boolean;
 }
 
 const spec = JSON.parse(process.env.LOSSLESS_CONFORMANCE ?? 'null') as EntrySpec | null;
@@ -23,6 +25,11 @@ if (!adapter || typeof adapter.createDriver !== 'function') {
   throw new Error(`${spec.module} does not export \`adapter\` (a ConformanceAdapter with createDriver)`);
 }
 const kind = adapter.broker?.kind;
+if (spec.secure && (!kind || !adapter.security)) {
+  throw new Error(
+    `--secure: the adapter '${adapter.name}' ${kind ? 'declares no authentication mechanisms (adapter.security)' : 'runs no broker'}, so it cannot connect to a secured broker`,
+  );
+}
 const nodes = spec.nodes ?? adapter.broker?.nodes;
 const version = spec.version ?? adapter.broker?.version;
 // The broker kit is loaded only for an adapter that names a broker: an in-process driver needs none of it.
@@ -30,6 +37,7 @@ const broker = kind
   ? (await import('@lossless/brokers')).createBroker(kind, {
       ...(nodes ? { nodes } : {}),
       ...(version ? { version } : {}),
+      ...(spec.secure ? { secure: true } : {}),
     })
   : undefined;
 const options: ConformanceOptions = {

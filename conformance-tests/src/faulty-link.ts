@@ -1,8 +1,9 @@
 // The default faulty link for adapters whose broker is a separate process: the kit's TCP fault proxy in front
 // of the broker's client port, and a driver routed through it. While cut, new connections are refused; a
 // 'blackhole' keeps existing connections open and silent, a 'reset' drops them.
-import { type BrokerSettings, createFaultProxy } from '@lossless/brokers';
-import type { ConformanceAdapter, FaultyLink } from './adapter.js';
+import { type BrokerSettings, createFaultProxy, type FaultProxy } from '@lossless/brokers';
+import type { ConformanceAdapter, FaultyLink, SecurityRequest } from './adapter.js';
+import { driverRequest } from './context.js';
 
 /** The first client address in the settings, host and port. */
 export function clientAddress(settings: BrokerSettings): { host: string; port: number } {
@@ -22,11 +23,16 @@ export function clientAddress(settings: BrokerSettings): { host: string; port: n
 export async function proxyLink(
   adapter: ConformanceAdapter,
   settings: BrokerSettings | undefined,
-): Promise<FaultyLink> {
+  security?: SecurityRequest,
+): Promise<FaultyLink & { proxy: FaultProxy }> {
   if (!settings) throw new Error(`adapter ${adapter.name} has no broker settings to put a proxy in front of`);
   const proxy = await createFaultProxy({ target: clientAddress(settings), refuseWhileCut: true });
-  const driver = await adapter.createDriver({ settings, route: { host: proxy.host, port: proxy.port } });
+  const route = { host: proxy.host, port: proxy.port };
+  const driver = await adapter.createDriver(
+    driverRequest(settings, { route, ...(security ? { security } : {}) }),
+  );
   return {
+    proxy,
     driver,
     async cut(mode) {
       proxy.cut();

@@ -1,7 +1,14 @@
 // @lossless/conformance — the shared suite every adapter must pass against its real broker.
-export type { BrokerControl, ConformanceAdapter, DriverRequest, FaultyLink } from './adapter.js';
+export type {
+  BrokerControl,
+  ConformanceAdapter,
+  DriverRequest,
+  FaultyLink,
+  SecurityRequest,
+} from './adapter.js';
 export type { Category, ConformanceCase } from './cases/case.js';
-export { catalog, catalogIds } from './catalog.js';
+export { WRONG_PASSWORD } from './cases/security.js';
+export { casesFor, catalog, catalogIds, secureCaseIds } from './catalog.js';
 export {
   CaseContext,
   CaseSkipped,

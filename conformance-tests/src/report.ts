@@ -18,7 +18,8 @@ export interface CaseResult {
 
 export interface ConformanceReport {
   adapter: string;
-  broker: { name: string; version: string };
+  /** `secured` when the broker required TLS and authentication (the kit's secured fixture, `--secure`). */
+  broker: { name: string; version: string; secured?: boolean };
   cases: CaseResult[];
   summary: { passed: number; failed: number; skipped: number };
 }
@@ -56,7 +57,7 @@ export function formatReport(report: ConformanceReport): string {
       .trimEnd();
   const s = report.summary;
   return [
-    `conformance: ${report.adapter} on ${report.broker.name} ${report.broker.version}`,
+    `conformance: ${report.adapter} on ${report.broker.name} ${report.broker.version}${report.broker.secured ? ' (secured: TLS and authentication)' : ''}`,
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

@@ -4,8 +4,8 @@ import type { BrokerSettings } from '@lossless/brokers';
 import type { Capabilities } from '@lossless/core/driver';
 import type { BrokerControl, ConformanceAdapter } from './adapter.js';
 import type { ConformanceCase } from './cases/case.js';
-import { catalog } from './catalog.js';
-import { CaseContext, CaseSkipped, ConformanceFailure } from './context.js';
+import { casesFor } from './catalog.js';
+import { CaseContext, CaseSkipped, ConformanceFailure, driverRequest } from './context.js';
 import type { CaseResult } from './report.js';
 
 export interface RunTarget {
@@ -16,7 +16,7 @@ export interface RunTarget {
 
 /** The capabilities the adapter declares (from a driver that is created and never connected). */
 export async function capabilitiesOf(target: RunTarget): Promise<Capabilities> {
-  const driver = await target.adapter.createDriver({ settings: target.settings });
+  const driver = await target.adapter.createDriver(driverRequest(target.settings));
   return driver.capabilities;
 }
 
@@ -67,7 +67,7 @@ export async function runCases(
 ): Promise<CaseResult[]> {
   const capabilities = await capabilitiesOf(target);
   const results: CaseResult[] = [];
-  for (const c of catalog) {
+  for (const c of casesFor(target.settings)) {
     if (options.only && !options.only.includes(c.id)) continue;
     const r = await runCase(c, target, capabilities);
     options.onResult?.(r);

@@ -4,7 +4,7 @@ import type { Broker } from '@lossless/brokers';
 import type { Capabilities } from '@lossless/core/driver';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ConformanceAdapter } from './adapter.js';
-import { catalog } from './catalog.js';
+import { casesFor } from './catalog.js';
 import { type CaseResult, type ConformanceReport, formatReport, summarize, writeReport } from './report.js';
 import { capabilitiesOf, type RunTarget, runCase } from './run-cases.js';
 
@@ -43,7 +43,7 @@ export function runConformance(options: ConformanceOptions): void {
       target = { adapter, settings: broker?.settings, broker };
       capabilities = await capabilitiesOf(target);
     }, 900_000);
-    for (const listed of catalog) {
+    for (const listed of casesFor(broker?.settings)) {
       if (options.only && !options.only.includes(listed.id)) continue;
       const c =
         options.caseTimeoutMs === undefined ? listed : { ...listed, timeoutMs: options.caseTimeoutMs };
@@ -60,7 +60,11 @@ export function runConformance(options: ConformanceOptions): void {
       const report: ConformanceReport = {
         adapter: adapter.name,
         broker: broker
-          ? { name: broker.kind, version: broker.version }
+          ? {
+              name: broker.kind,
+              version: broker.version,
+              ...(broker.settings.security ? { secured: true } : {}),
+            }
           : { name: adapter.name, version: 'in-process' },
         cases: results,
         summary: summarize(results),

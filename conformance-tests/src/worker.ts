@@ -12,6 +12,7 @@ import {
 } from '@lossless/core';
 import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import type { ConformanceAdapter } from './adapter.js';
+import { driverRequest } from './context.js';
 
 /** An outgoing message with every field set, as its type says. */
 export type CompleteMessage = Required<Pick<OutgoingMessage, 'id' | 'key' | 'timestamp' | 'headers'>> & {
@@ -139,7 +140,7 @@ export function startWorker(spec: WorkerSpec, onEvent: (e: WorkerEvent) => void)
 async function main(spec: WorkerSpec): Promise<void> {
   const send = (e: WorkerEvent) => process.send?.(e);
   const mod = (await import(spec.adapterModule)) as { adapter: ConformanceAdapter };
-  const driver = await mod.adapter.createDriver({ settings: spec.settings });
+  const driver = await mod.adapter.createDriver(driverRequest(spec.settings));
   if (spec.role === 'hold-consumer') {
     const bus = await connect(driver, { logger: silentLogger });
     await bus.subscribe(

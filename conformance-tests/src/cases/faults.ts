@@ -121,10 +121,7 @@ export const faultCases: ConformanceCase[] = [
     category: 'faults',
     async run(ctx) {
       const port = await deadPort();
-      const driver = await ctx.adapter.createDriver({
-        settings: ctx.settings,
-        route: { host: '127.0.0.1', port },
-      });
+      const driver = await ctx.driver({ route: { host: '127.0.0.1', port } });
       const started = Date.now();
       await expectCode(
         ctx.bus({ driver, connectTimeoutMs: 3_000 }),

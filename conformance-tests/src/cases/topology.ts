@@ -158,7 +158,7 @@ export const topologyCases: ConformanceCase[] = [
       await bus.close();
       await broker.restart();
       // A new client that declares nothing: topic and subscription must still be there.
-      const driver = await ctx.adapter.createDriver({ settings: ctx.settings });
+      const driver = await ctx.driver();
       const fresh = await connect(driver, { logger: silentLogger });
       ctx.buses.push(fresh);
       const ledger = new Ledger();
