@@ -37,6 +37,8 @@ const rows: [keyof Capabilities, string][] = [
   ['retainsBeforeSubscription', 'a new subscription sees older messages'],
   ['storesSubscriptionSettings', 'another maxDeliveries on re-declaring is a CONFLICT'],
   ['maxHeaderBytes', "largest headers (names + values), below core's limits"],
+  ['tls', 'TLS (`tls`: CA, client certificate, server name)'],
+  ['authentication', 'authentication mechanisms'],
 ];
 
 const columns: [string, Capabilities | undefined][] = [];
@@ -52,16 +54,24 @@ for (const [name, make] of drivers) {
 const cell = (v: unknown) =>
   v === undefined
     ? 'n/a'
-    : typeof v === 'boolean'
-      ? v
-        ? 'yes'
-        : 'no'
-      : `${Math.round(Number(v) / 1024)} KiB`;
+    : Array.isArray(v)
+      ? v.join(', ') || 'none'
+      : typeof v === 'boolean'
+        ? v
+          ? 'yes'
+          : 'no'
+        : `${Math.round(Number(v) / 1024)} KiB`;
 console.log(`| capability | ${columns.map(([n]) => n).join(' | ')} |`);
 console.log(`| --- | ${columns.map(() => '---').join(' | ')} |`);
 for (const [key, label] of rows) {
   const shown = (c: Capabilities | undefined) =>
-    c !== undefined && c[key] === undefined ? (key === 'maxHeaderBytes' ? "core's" : 'no') : cell(c?.[key]);
+    c !== undefined && c[key] === undefined
+      ? key === 'maxHeaderBytes'
+        ? "core's"
+        : key === 'authentication'
+          ? 'none'
+          : 'no'
+      : cell(c?.[key]);
   console.log(`| ${label} | ${columns.map(([, c]) => shown(c)).join(' | ')} |`);
 }
 process.exit(0);

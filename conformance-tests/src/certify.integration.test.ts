@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { catalogIds } from './catalog.js';
+import { casesFor } from './catalog.js';
 import type { ConformanceReport } from './report.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -194,7 +194,8 @@ describe('certifying an adapter from its own package (packed @lossless/conforman
       r.output,
     ).toEqual([]);
     expect(report.summary).toEqual({
-      passed: catalogIds.length - memorySkips.length,
+      // The security group applies only to a broker that requires TLS and authentication: not run here.
+      passed: casesFor(undefined).length - memorySkips.length,
       failed: 0,
       skipped: memorySkips.length,
     });

@@ -7,13 +7,14 @@
 // vitest is this package's own dependency and runs with this package's own configuration (vitest.config beside
 // this file), so the runner works from any project that installed the package, whatever that project's vitest
 // setup. Usage errors exit with 2, a failed case (or a suite that could not start) with 1.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtinAdapters } from './adapters/index.js';
+import { WRONG_PASSWORD } from './cases/security.js';
 import { catalogIds, secureCaseIds } from './catalog.js';
 import type { EntrySpec } from './entry.conformance.js';
 import { type ConformanceReport, formatReport } from './report.js';
@@ -182,26 +183,41 @@ const config = join(dirname(here), `vitest.config${suffix}`);
 // A report left by an earlier run must not pass for this run's.
 rmSync(reportFile, { force: true });
 console.log(`conformance: running the catalog against '${values.adapter}' (report: ${reportFile})`);
-const run = spawnSync(
-  process.execPath,
-  [
-    join(dirname(vitestPackage), vitestBin),
-    'run',
-    '--config',
-    config,
-    // A compiled config is plain JavaScript: import it as it is, without bundling it into a temporary file
-    // beside the installed package.
-    ...(suffix === '.js' ? ['--configLoader', 'native'] : []),
-    '--reporter=verbose',
-  ],
-  {
-    // The caller's directory: an adapter may read files relative to it, and outside this repository the broker
-    // kit keeps its brokers under <cwd>/.lossless (LOSSLESS_HOME overrides).
-    cwd,
-    stdio: 'inherit',
-    env: { ...process.env, LOSSLESS_CONFORMANCE: JSON.stringify(spec) },
-  },
-);
+// The child's output goes through this process (a live copy on ours), so a --secure run can check the whole of it
+// for the passwords it used.
+const output: Buffer[] = [];
+const run = await new Promise<{ status: number | null; error?: Error }>((done) => {
+  const child = spawn(
+    process.execPath,
+    [
+      join(dirname(vitestPackage), vitestBin),
+      'run',
+      '--config',
+      config,
+      // A compiled config is plain JavaScript: import it as it is, without bundling it into a temporary file
+      // beside the installed package.
+      ...(suffix === '.js' ? ['--configLoader', 'native'] : []),
+      '--reporter=verbose',
+    ],
+    {
+      // The caller's directory: an adapter may read files relative to it, and outside this repository the broker
+      // kit keeps its brokers under <cwd>/.lossless (LOSSLESS_HOME overrides).
+      cwd,
+      stdio: ['inherit', 'pipe', 'pipe'],
+      env: { ...process.env, LOSSLESS_CONFORMANCE: JSON.stringify(spec) },
+    },
+  );
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stdout.write(chunk);
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.push(chunk);
+    process.stderr.write(chunk);
+  });
+  child.on('error', (error) => done({ status: null, error }));
+  child.on('close', (status) => done({ status }));
+});
 if (run.error) {
   console.error(`conformance: could not start vitest (${run.error.message})`);
   process.exit(1);
@@ -210,6 +226,28 @@ if (!existsSync(reportFile)) {
   console.error('conformance: no report was written (the suite could not start; see above)');
   process.exit(1);
 }
-const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ConformanceReport;
+const reportText = readFileSync(reportFile, 'utf8');
+const report = JSON.parse(reportText) as ConformanceReport;
+if (values.secure) {
+  // The passwords a secured run used (the kit's users and the suite's wrong one) must appear nowhere: not in a
+  // case's error, not in a driver's log line, not in the report.
+  const whole = `${Buffer.concat(output).toString('utf8')}\n${reportText}`;
+  const { ADMIN_USER, LIMITED_USER } = await import('@lossless/brokers');
+  const leaks = secretsIn(whole, [ADMIN_USER.password, LIMITED_USER.password, WRONG_PASSWORD]);
+  report.secretLeaks = leaks.length;
+  writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  for (const leak of leaks) console.error(`conformance: SECRET IN THE OUTPUT: ${leak}`);
+}
 console.log(`\n${formatReport(report)}\nreport: ${reportFile}`);
-process.exit(report.summary.failed === 0 && run.status === 0 ? 0 : 1);
+const clean = (report.secretLeaks ?? 0) === 0;
+process.exit(report.summary.failed === 0 && run.status === 0 && clean ? 0 : 1);
+
+/** For each line of `text` holding one of `secrets`: where, and which (by its first characters only). */
+function secretsIn(text: string, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    for (const s of secrets)
+      if (line.includes(s)) found.push(`line ${i + 1} shows the password ${s.slice(0, 3)}…`);
+  });
+  return found;
+}

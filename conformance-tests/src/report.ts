@@ -22,6 +22,8 @@ export interface ConformanceReport {
   broker: { name: string; version: string; secured?: boolean };
   cases: CaseResult[];
   summary: { passed: number; failed: number; skipped: number };
+  /** `--secure` runs: lines of the run's whole output (and this report) that showed a password; must be 0. */
+  secretLeaks?: number;
 }
 
 export function summarize(cases: CaseResult[]): ConformanceReport['summary'] {
@@ -62,6 +64,7 @@ export function formatReport(report: ConformanceReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '',
-    `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (of ${report.cases.length} cases)`,
+    `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (of ${report.cases.length} cases)` +
+      (report.secretLeaks === undefined ? '' : `; passwords in the output: ${report.secretLeaks}`),
   ].join('\n');
 }

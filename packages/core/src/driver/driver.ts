@@ -51,6 +51,13 @@ export interface Capabilities {
   storesSubscriptionSettings?: boolean;
   /** A subscription declared after messages were published receives them (the topic is a log). */
   retainsBeforeSubscription: boolean;
+  /**
+   * The ways the driver can authenticate to its broker (e.g. `PLAIN`, `SCRAM-SHA-512`, `EXTERNAL`), and whether it
+   * speaks TLS (the `tls` option). Absent: neither (an in-process broker). Shown in the capability matrix; the
+   * conformance suite's security group runs against a broker that requires them.
+   */
+  authentication?: readonly string[];
+  tls?: boolean;
 }
 
 /** The broker's answer for one record of a batch. */
