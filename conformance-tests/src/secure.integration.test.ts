@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_USER, LIMITED_USER } from '@lossless/brokers';
 import { describe, expect, it } from 'vitest';
-import { secureCaseIds } from './catalog.js';
 import { WRONG_PASSWORD } from './cases/security.js';
+import { secureCaseIds } from './catalog.js';
 import type { ConformanceReport } from './report.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -37,7 +37,9 @@ function conformance(args: string[]): Promise<{ code: number | null; output: str
 
 describe('conformance --secure (TLS and authentication, the kit’s secured fixtures)', () => {
   for (const kind of ['rabbitmq', 'kafka', 'rocketmq'] as const) {
-    it(`${kind}: S1–S7 and the core cases pass, and no password is printed`, { timeout: 1_500_000 }, async () => {
+    it(`${kind}: S1–S7 and the core cases pass, and no password is printed`, {
+      timeout: 1_500_000,
+    }, async () => {
       const file = join(repo, `reports/conformance-${kind}-secure.json`);
       const { code, output } = await conformance(['--adapter', kind, '--secure', '--json', file]);
       const reportText = readFileSync(file, 'utf8');
