@@ -4,11 +4,11 @@
 // environment so that kill() and down() find every process of a node (the Erlang VM and the helpers it starts
 // in their own sessions: erl_child_setup, inet_gethost, the disk monitor) and leave none behind.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { defaultLog, kitHome } from './home.js';
+import type { Pki } from './pki.js';
 import {
   exclusive,
   isAlive,
@@ -19,6 +19,9 @@ import {
   tailFile,
   waitUntil,
 } from './process.js';
+import { HAS_PROC, killMarked, MARKER, markedProcesses } from './rabbitmq-processes.js';
+import { ensureUsers, SECURE_LAYOUT, SECURE_PLUGINS, secureConfig, tlsAmqpReady } from './rabbitmq-secure.js';
+import { securePki, secureSettings } from './secure.js';
 import type {
   Broker,
   BrokerNode,
@@ -26,6 +29,7 @@ import type {
   BrokerStatus,
   NodeStatus,
   RabbitMqSettings,
+  SecureSettings,
 } from './types.js';
 
 const LIB = '/usr/lib/rabbitmq';
@@ -34,10 +38,7 @@ const CTL = `${LIB}/bin/rabbitmqctl`;
 const HOST = '127.0.0.1';
 /** The Erlang host part of our node names; `localhost` resolves on every machine. */
 const ERLANG_HOST = 'localhost';
-const MARKER = 'LOSSLESS_RABBITMQ_NODE';
 const READY_TIMEOUT_MS = 180_000;
-/** The marker scan needs Linux's /proc; elsewhere the kit falls back to the pid files. */
-const HAS_PROC = existsSync('/proc/self/environ');
 
 /** Ports and names of the two fixtures: they never collide with each other or with a system node on 5672. */
 const LAYOUT = {
@@ -52,7 +53,7 @@ const LAYOUT = {
   },
 } as const;
 
-export const RABBITMQ_CLUSTERS = [LAYOUT[1].cluster, LAYOUT[3].cluster] as const;
+export const RABBITMQ_CLUSTERS = [LAYOUT[1].cluster, LAYOUT[3].cluster, SECURE_LAYOUT.cluster] as const;
 
 /** The version of the installed Debian package, or undefined when RabbitMQ is not installed. */
 export function installedRabbitMqVersion(): string | undefined {
@@ -107,77 +108,16 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-// --- processes of a node, found by the marker in their environment ------------------------------------------
-
-interface Proc {
-  pid: number;
-  comm: string;
-}
-
-async function markedProcesses(marker: string): Promise<Proc[]> {
-  const needle = Buffer.from(`${MARKER}=${marker}\0`);
-  const found: Proc[] = [];
-  const entries = await readdir('/proc').catch(() => [] as string[]);
-  await Promise.all(
-    entries.map(async (entry) => {
-      if (!/^\d+$/.test(entry)) return;
-      const pid = Number(entry);
-      if (pid === process.pid) return;
-      try {
-        const environ = await readFile(`/proc/${entry}/environ`);
-        const at = environ.indexOf(needle);
-        if (at < 0 || (at > 0 && environ[at - 1] !== 0)) return;
-        if (!isAlive(pid)) return;
-        const comm = (await readFile(`/proc/${entry}/comm`, 'utf8')).trim();
-        found.push({ pid, comm });
-      } catch {
-        /* gone, or not ours to read */
-      }
-    }),
-  );
-  return found;
-}
-
-/** The kernel's start time of a process (field 22 of /proc/PID/stat), so a reused PID is not taken for it. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-async function killMarked(marker: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  // A process that is exiting has already dropped its memory, so /proc/PID/environ reads empty and the marker
-  // no longer finds it while its threads still run and its sockets are still bound. Keep every process seen
-  // (PID and start time) and wait for each of them too: the node is dead only when all are.
-  const seen = new Map<number, { comm: string; started: string | undefined }>();
-  for (;;) {
-    const marked = await markedProcesses(marker);
-    for (const p of marked)
-      if (!seen.has(p.pid)) seen.set(p.pid, { comm: p.comm, started: startTime(p.pid) });
-    for (const [pid, p] of seen) if (!isAlive(pid) || startTime(pid) !== p.started) seen.delete(pid);
-    if (seen.size === 0) return;
-    for (const p of marked) {
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    if (Date.now() > deadline) {
-      const left = [...seen].map(([pid, p]) => `${pid} (${p.comm})`).join(', ');
-      throw new Error(`processes survived SIGKILL: ${left}`);
-    }
-    await sleep(50);
-  }
-}
-
 // --- a cross-process lock so that two `up` calls (CLI and tests, parallel test files) do not race -----------
 
 // --- the fixture ----------------------------------------------------------------------------------------------
+
+/** What a node of the secured fixture needs besides the plain node's settings. */
+interface SecureNode {
+  readonly settings: SecureSettings;
+  /** The kit's PKI, made on first use (any process that starts the node: up, or a restart from a test). */
+  pki(): Promise<Pki>;
+}
 
 class RabbitNode implements BrokerNode {
   readonly name: string;
@@ -193,6 +133,7 @@ class RabbitNode implements BrokerNode {
     readonly amqpPort: number,
     readonly distPort: number,
     private readonly log: (line: string) => void,
+    readonly secure?: SecureNode,
   ) {
     this.name = `${shortName}@${ERLANG_HOST}`;
     this.dir = join(clusterDir, shortName);
@@ -202,7 +143,8 @@ class RabbitNode implements BrokerNode {
   }
 
   get url(): string {
-    return `amqp://guest:guest@${HOST}:${this.amqpPort}`;
+    // The secured node has no guest and no plaintext port: the users are in settings.security.
+    return this.secure ? `amqps://${HOST}:${this.amqpPort}` : `amqp://guest:guest@${HOST}:${this.amqpPort}`;
   }
 
   private get marker(): string {
@@ -227,17 +169,17 @@ class RabbitNode implements BrokerNode {
     return run(CTL, ['-n', this.name, ...args], { env: this.ctlEnv(), timeoutMs });
   }
 
-  private writeConfig(): void {
+  private writeConfig(pki: Pki | undefined): void {
     mkdirSync(join(this.dir, 'log'), { recursive: true });
     mkdirSync(join(this.dir, 'mnesia'), { recursive: true });
     // An empty env file keeps /etc/rabbitmq/rabbitmq-env.conf (the system node's name) out of our nodes.
     writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '# generated by the lossless broker kit\n');
-    writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
+    writeFileSync(join(this.dir, 'enabled_plugins'), this.secure ? SECURE_PLUGINS : '[].\n');
     writeFileSync(
       join(this.dir, 'rabbitmq.conf'),
       [
         '# generated by the lossless broker kit',
-        `listeners.tcp.1 = ${HOST}:${this.amqpPort}`,
+        ...(pki ? secureConfig(HOST, this.amqpPort, pki) : [`listeners.tcp.1 = ${HOST}:${this.amqpPort}`]),
         'loopback_users.guest = true',
         // A test node, not the machine's only service: bound memory and keep the disk alarm for real shortage.
         'vm_memory_high_watermark.absolute = 1GiB',
@@ -254,8 +196,9 @@ class RabbitNode implements BrokerNode {
       ...this.ctlEnv(),
       [MARKER]: this.marker,
       RABBITMQ_NODENAME: this.name,
-      RABBITMQ_NODE_IP_ADDRESS: HOST,
-      RABBITMQ_NODE_PORT: String(this.amqpPort),
+      // The node port variables would add a plaintext listener next to the config file's (none on the secured
+      // node, whose TLS listener is in rabbitmq.conf).
+      ...(this.secure ? {} : { RABBITMQ_NODE_IP_ADDRESS: HOST, RABBITMQ_NODE_PORT: String(this.amqpPort) }),
       RABBITMQ_DIST_PORT: String(this.distPort),
       RABBITMQ_CONFIG_FILE: join(this.dir, 'rabbitmq.conf'),
       RABBITMQ_ADVANCED_CONFIG_FILE: join(this.dir, 'advanced.config'),
@@ -282,7 +225,7 @@ class RabbitNode implements BrokerNode {
   async spawn(): Promise<boolean> {
     if (await this.isRunning()) return false;
     await killMarked(this.marker); // helpers a crashed VM left behind
-    this.writeConfig();
+    this.writeConfig(this.secure ? await this.secure.pki() : undefined);
     rmSync(join(this.dir, 'beam.pid'), { force: true });
     this.log(`starting RabbitMQ node ${this.name} (amqp ${this.amqpPort})`);
     writeFileSync(this.consoleLog, `--- ${new Date().toISOString()} start\n`, { flag: 'a' });
@@ -311,6 +254,15 @@ class RabbitNode implements BrokerNode {
         async () => (await this.ctl(['await_startup', '--timeout', '60'], 90_000)).ok,
         { timeoutMs, pidFile: this.pidFile, logFile: this.consoleLog, intervalMs: 500 },
       );
+      const secure = this.secure;
+      if (secure) {
+        // An open port is not a working TLS listener: the kit's client must complete the handshake and hear AMQP.
+        await waitUntil(
+          `RabbitMQ node ${this.name} (AMQP over TLS)`,
+          () => tlsAmqpReady(HOST, this.amqpPort, secure.settings),
+          { timeoutMs, pidFile: this.pidFile, logFile: this.consoleLog, intervalMs: 250 },
+        );
+      }
     } catch (error) {
       throw new Error(
         `${(error as Error).message}\n--- ${this.rabbitLog}\n${await tailFile(this.rabbitLog, 40)}`,
@@ -395,18 +347,30 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
   readonly settings: RabbitMqSettings;
   readonly dir: string;
   private readonly log: (line: string) => void;
+  private readonly secure: SecureNode | undefined;
 
   constructor(private readonly options: BrokerOptions = {}) {
     const count = options.nodes ?? 1;
     if (count !== 1 && count !== 3) throw new Error(`rabbitmq: nodes must be 1 or 3, not ${String(count)}`);
-    const layout = LAYOUT[count];
+    if (options.secure && count !== 1)
+      throw new Error('rabbitmq: the secured fixture has one node (no nodes: 3)');
+    const layout = options.secure ? SECURE_LAYOUT : LAYOUT[count];
+    let pki: Promise<Pki> | undefined;
+    const secure = options.secure
+      ? { settings: secureSettings(options.home), pki: () => (pki ??= securePki(options.home)) }
+      : undefined;
     this.log = options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : () => {});
     this.cluster = layout.cluster;
     this.dir = join(kitHome(options.home), this.cluster);
     this.nodes = layout.nodes.map(
-      ({ name, amqp, dist }, i) => new RabbitNode(i, this.dir, name, amqp, dist, this.log),
+      ({ name, amqp, dist }, i) => new RabbitNode(i, this.dir, name, amqp, dist, this.log, secure),
     );
-    this.settings = { kind: 'rabbitmq', urls: this.nodes.map((n) => n.url) };
+    this.settings = {
+      kind: 'rabbitmq',
+      urls: this.nodes.map((n) => n.url),
+      ...(secure ? { security: secure.settings } : {}),
+    };
+    this.secure = secure;
   }
 
   get version(): string {
@@ -445,6 +409,7 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
       const spawned = await Promise.all(this.nodes.map((n) => n.spawn()));
       await Promise.all(this.nodes.map((n) => n.waitReady()));
       if (this.nodes.length > 1) await this.formCluster();
+      if (this.secure) await ensureUsers((args) => this.node(0).ctl(args), this.secure.settings);
       if (spawned.some(Boolean)) {
         this.log(`${this.cluster} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
@@ -519,7 +484,11 @@ class RabbitMqBroker implements Broker<RabbitMqSettings> {
   }
 }
 
-/** RabbitMQ from Debian's package: one node on 5682, or (`nodes: 3`) a cluster on 5683-5685. */
+/**
+ * RabbitMQ from Debian's package: one node on 5682, or (`nodes: 3`) a cluster on 5683-5685, or (`secure: true`)
+ * one node with only a TLS listener on 5686 (client certificate required), users and permissions (see
+ * rabbitmq-secure.ts).
+ */
 export function rabbitmq(
   options: BrokerOptions = {},
 ): Broker<RabbitMqSettings> & Pick<RabbitMqBroker, 'ctl'> {

@@ -121,7 +121,15 @@ export class Consumer implements DriverSubscription {
         },
       );
     }
-    await this.open(model);
+    try {
+      await this.open(model);
+    } catch (error) {
+      // A refused first consume (403, 404) also closes the channel, and its 'close' event can come before the
+      // rejection and schedule a re-open: closed now, nothing keeps retrying behind a subscribe() that failed
+      // (measured: eleven background retries in 3 s after a 403, which would consume once the right is given).
+      await this.close();
+      throw error;
+    }
   }
 
   private context(doing: string, messageId?: string) {

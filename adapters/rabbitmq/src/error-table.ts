@@ -8,6 +8,7 @@ import {
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
+  isTlsVerificationError,
   nativeCode,
   nativeMessage,
 } from '@lossless/core/driver';
@@ -89,6 +90,85 @@ export const ERROR_TABLE: ReadonlyMap<number | string, Row> = new Map<number | s
   ['EAI_AGAIN', { code: ErrorCode.UNAVAILABLE, meaning: 'temporary DNS failure' }],
   ['ENOTFOUND', { code: ErrorCode.UNAVAILABLE, retriable: false, meaning: 'unknown host name' }],
 
+  // --- TLS (Node's tls module under amqplib; OpenSSL's alert codes) --------------------------------------------
+  // The broker's certificate failed verification: a CA the client does not trust, a name it does not carry, out
+  // of its validity (core's isTlsVerificationError knows the codes). The broker could not be authenticated, and
+  // trying again will not change that: never retried, nothing is sent.
+  [
+    'tls:unverified',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning:
+        "the broker's TLS certificate failed verification: check tls.ca (the CA that signed it) and tls.servername",
+    },
+  ],
+  // TLS 1.3 alert 116 certificate_required (RFC 8446 6.2): the listener has fail_if_no_peer_cert.
+  [
+    'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning: 'the broker requires a client certificate: give tls.cert and tls.key',
+    },
+  ],
+  // Alert 48 unknown_ca (RFC 8446 6.2): the broker does not trust the CA of the client certificate.
+  [
+    'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning: "the broker does not trust the client certificate's CA",
+    },
+  ],
+  // Alerts 42 bad_certificate, 45 certificate_expired, 49 access_denied: the client certificate was refused.
+  [
+    'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning: 'the broker refused the client certificate',
+    },
+  ],
+  [
+    'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+    { code: ErrorCode.PERMISSION_DENIED, retriable: false, meaning: 'the client certificate has expired' },
+  ],
+  [
+    'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+    { code: ErrorCode.PERMISSION_DENIED, retriable: false, meaning: 'the broker denied the TLS handshake' },
+  ],
+  // Alert 40 handshake_failure: under TLS 1.2 also a missing client certificate; else no protocol version or
+  // cipher in common. Configuration either way: not retried.
+  [
+    'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning:
+        'the broker refused the TLS handshake (it requires a client certificate, or shares no TLS version or cipher)',
+    },
+  ],
+  // The answer to our TLS hello was not TLS: an amqps:// URL pointing at a plaintext AMQP port.
+  [
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    {
+      code: ErrorCode.INVALID_ARGUMENT,
+      retriable: false,
+      meaning: "the port does not speak TLS: use amqp:// for it, or the broker's TLS port (5671 by default)",
+    },
+  ],
+  // The driver's own diagnosis (handshake-probe.ts speaksTls): an amqp:// URL pointing at a TLS-only listener,
+  // which closes a plaintext socket without an answer however often it is tried.
+  [
+    'AMQP_ON_TLS_PORT',
+    {
+      code: ErrorCode.INVALID_ARGUMENT,
+      retriable: false,
+      meaning: 'the server closed the connection before the AMQP handshake: it is a TLS port, use amqps://',
+    },
+  ],
+
   // --- amqplib's own errors, which carry no code (matched on the start of their message) -------------------
   // A confirm callback when the channel closed before the broker answered: the message may or may not be
   // stored (BROKERS.md: a hard kill stored 22 more than were acked). Re-send with the same id.
@@ -133,6 +213,7 @@ const MESSAGE_KEYS = [...ERROR_TABLE.keys()].filter(
 /** The table row for a native error, and the key it matched; undefined for errors the table does not know. */
 export function lookup(error: unknown): { key: number | string; row: Row } | undefined {
   if (error === null || typeof error !== 'object') return undefined;
+  if (isTlsVerificationError(error)) return hit('tls:unverified');
   const code = nativeCode(error);
   const message = nativeMessage(error);
   if (code === 530 && VHOST_NOT_FOUND.test(message ?? '')) return hit('530:not found');

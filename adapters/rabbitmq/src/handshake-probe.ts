@@ -5,8 +5,20 @@
 // PERMISSION_DENIED. So, only after such a refusal, the driver repeats the handshake once with this minimal
 // AMQP 0-9-1 client (protocol header, start-ok with PLAIN, tune-ok, open) and reads the close frame itself.
 // AMQP 0-9-1 spec, sections 2.2.4 (connection class) and 4.2.3 (frame format).
+//
+// The other question a failed handshake leaves open: a broker that closes an amqp:// socket before saying a word
+// may be a node still booting (retry) or a TLS-only listener (RabbitMQ's `listeners.tcp = none`), which drops a
+// plaintext client without an answer, forever. speaksTls() tells them apart with a TLS hello of its own.
+
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { NodeTlsOptions } from '@lossless/core/driver';
+
+/** A SASL login as amqplib's `credentials` build it: the mechanism and its response bytes. */
+export interface ProbeCredentials {
+  readonly mechanism: string;
+  response(): Buffer;
+}
 
 /** The broker's `connection.close` fields. */
 export interface CloseReason {
@@ -60,9 +72,14 @@ function decodeOrSelf(s: string): string {
 /**
  * Repeats the handshake of `url` and returns the broker's close reason when it refuses `connection.open` (or
  * the login); undefined when it opens the vhost, times out or the connection fails otherwise. Never throws.
- * The credentials go only to the broker, as amqplib sends them (PLAIN, `guest`/`guest` when the URL has none).
+ * The credentials go only to the broker, as amqplib sends them: `login.credentials` when given, else PLAIN with
+ * the URL's user info (`guest`/`guest` when it has none); over TLS with `login.tls` for amqps:// URLs.
  */
-export function probeCloseReason(url: string, timeoutMs: number): Promise<CloseReason | undefined> {
+export function probeCloseReason(
+  url: string,
+  timeoutMs: number,
+  login: { tls?: NodeTlsOptions | undefined; credentials?: ProbeCredentials | undefined } = {},
+): Promise<CloseReason | undefined> {
   return new Promise((resolve) => {
     let u: URL;
     try {
@@ -90,13 +107,14 @@ export function probeCloseReason(url: string, timeoutMs: number): Promise<CloseR
     const timer = setTimeout(() => done(undefined), timeoutMs);
     const onFrame = (method: number, args: Buffer) => {
       if (method === START) {
-        const response = Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8');
+        const mechanism = login.credentials?.mechanism ?? 'PLAIN';
+        const response = login.credentials?.response() ?? Buffer.from(`\u0000${user}\u0000${pass}`, 'utf8');
         socket.write(
           methodFrame(
             START_OK,
             Buffer.concat([
               longString(Buffer.alloc(0)), // client-properties: an empty table
-              shortString('PLAIN'),
+              shortString(mechanism),
               longString(response),
               shortString('en_US'),
             ]),
@@ -142,7 +160,7 @@ export function probeCloseReason(url: string, timeoutMs: number): Promise<CloseR
     const onConnect = () => socket.write(Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 1])); // "AMQP" 0-9-1
     try {
       socket = tls
-        ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }) }, onConnect)
+        ? tlsConnect({ ...(isIP(host) ? {} : { servername: host }), ...login.tls, host, port }, onConnect)
         : netConnect({ host, port }, onConnect);
     } catch {
       clearTimeout(timer);
@@ -152,5 +170,43 @@ export function probeCloseReason(url: string, timeoutMs: number): Promise<CloseR
     socket.on('data', onData);
     socket.on('error', () => done(undefined));
     socket.on('close', () => done(undefined));
+  });
+}
+
+/** OpenSSL's codes for a TLS alert the peer sent: whatever it objected to, the peer speaks TLS. */
+const PEER_ALERT = /^ERR_SSL_.*ALERT/;
+
+/**
+ * True when `host:port` answers a TLS hello as a TLS server (a handshake, or a TLS alert such as "certificate
+ * required"): a plaintext amqp:// client will never get an AMQP answer there. False when it does not (no TLS,
+ * refused, nothing within `timeoutMs`). Sends no credentials and verifies nothing: it only asks which protocol
+ * the port speaks. Never throws.
+ */
+export function speaksTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let socket: Socket | undefined;
+    let settled = false;
+    const done = (tls: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket?.destroy();
+      resolve(tls);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    try {
+      const bare = host.replace(/^\[|\]$/g, '');
+      socket = tlsConnect(
+        { host: bare, port, rejectUnauthorized: false, ...(isIP(bare) ? {} : { servername: bare }) },
+        () => done(true),
+      );
+    } catch {
+      done(false);
+      return;
+    }
+    socket.on('error', (error: Error & { code?: unknown }) =>
+      done(typeof error.code === 'string' && PEER_ALERT.test(error.code)),
+    );
+    socket.on('close', () => done(false));
   });
 }

@@ -3,6 +3,6 @@
 // Use it with `connect(rabbitmq({ url }))` from `@lossless/core`.
 
 export { ERROR_TABLE } from './error-table.js';
-export type { RabbitMqDriverOptions } from './options.js';
+export type { RabbitMqAuth, RabbitMqDriverOptions } from './options.js';
 export { type RabbitMqDriver, rabbitmq } from './rabbitmq-driver.js';
 export { deadLetterExchangeName, deadLetterQueueName, exchangeName, queueName } from './topology.js';

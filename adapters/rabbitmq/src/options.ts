@@ -1,5 +1,6 @@
 // The options of the RabbitMQ driver, their defaults, and their validation (once, in the factory).
-import type { Logger } from '@lossless/core';
+import { isIP } from 'node:net';
+import { consoleLogger, type Logger } from '@lossless/core';
 import {
   addressSecrets,
   checkOptions,
@@ -8,9 +9,14 @@ import {
   HOST,
   LOGGER_RULE,
   LosslessError,
+  type NodeTlsOptions,
+  nodeTlsOptions,
   type OptionShape,
   redactAddress,
   Secrets,
+  TLS_RULE,
+  type TlsOptions,
+  tlsSecrets,
 } from '@lossless/core/driver';
 
 export interface RabbitMqDriverOptions {
@@ -54,7 +60,33 @@ export interface RabbitMqDriverOptions {
   connectionName?: string;
   /** Where the driver reports reconnects and errors that have no caller. Default: core's console logger. */
   logger?: Logger;
+  /**
+   * TLS for `amqps://` URLs (INVALID_ARGUMENT with an `amqp://` one): the CA to trust instead of Node's roots,
+   * a client certificate and key (a broker with `fail_if_no_peer_cert`, or EXTERNAL login), the name the broker's
+   * certificate must carry. Verification is on unless `rejectUnauthorized: false`, which logs a warning once.
+   * Without `tls`, an `amqps://` URL is verified against Node's bundled roots (public CAs: Amazon MQ, CloudAMQP).
+   */
+  tls?: TlsOptions;
+  /**
+   * How to log in. Default: PLAIN with the URL's user info (guest/guest when it has none). Given here, it wins
+   * over any user info in the URLs, and the password needs no percent-encoding.
+   */
+  auth?: RabbitMqAuth;
 }
+
+/**
+ * A login: `plain` (default) or `amqplain` send the user name and password (over TLS, or readable on the wire);
+ * `external` sends nothing, and the broker takes the user from the client certificate `tls.cert` presents
+ * (rabbitmq_auth_mechanism_ssl, by default its CN or DN).
+ */
+export type RabbitMqAuth =
+  | { mechanism?: 'plain' | 'amqplain'; username: string; password: string }
+  | { mechanism: 'external' };
+
+/** A checked login, with the mechanism spelled out. */
+export type ResolvedAuth =
+  | { readonly mechanism: 'plain' | 'amqplain'; readonly username: string; readonly password: string }
+  | { readonly mechanism: 'external' };
 
 export interface ResolvedOptions {
   readonly urls: readonly string[];
@@ -67,6 +99,10 @@ export interface ResolvedOptions {
   readonly defaultQueueType: 'quorum' | 'classic';
   readonly connectionName: string;
   readonly logger: Logger | undefined;
+  /** Node's `tls.connect` options for amqps:// URLs; undefined without `tls`. */
+  readonly tls: NodeTlsOptions | undefined;
+  /** Undefined: the URLs' user info. */
+  readonly auth: ResolvedAuth | undefined;
 }
 
 export const DEFAULTS = {
@@ -96,6 +132,17 @@ export const OPTIONS_SHAPE: OptionShape = {
   defaultQueueType: { type: 'enum', values: ['quorum', 'classic'] },
   connectionName: { type: 'string', minLength: 1, maxLength: 255 },
   logger: LOGGER_RULE,
+  tls: TLS_RULE,
+  auth: {
+    type: 'object',
+    shape: {
+      mechanism: { type: 'enum', values: ['plain', 'amqplain', 'external'] },
+      // RabbitMQ's user names and passwords are binaries without a length limit; AMQP carries them in a long
+      // string. 4 KiB is far above any real one and keeps a pasted file out.
+      username: { type: 'string', minLength: 1, maxLength: 4_096 },
+      password: { type: 'string', minLength: 1, maxLength: 4_096, secret: true },
+    },
+  },
 };
 
 function invalid(message: string): LosslessError {
@@ -110,15 +157,42 @@ export function optionSecrets(options: unknown): Secrets {
   const found: string[] = [];
   try {
     if (options !== null && typeof options === 'object') {
-      const { url, urls } = options as { url?: unknown; urls?: unknown };
-      if (typeof url === 'string') found.push(...addressSecrets(url));
-      if (Array.isArray(urls))
-        for (const u of urls) if (typeof u === 'string') found.push(...addressSecrets(u));
+      const { url, urls, tls, auth } = options as {
+        url?: unknown;
+        urls?: unknown;
+        tls?: unknown;
+        auth?: unknown;
+      };
+      if (typeof url === 'string') found.push(...urlSecrets(url));
+      if (Array.isArray(urls)) for (const u of urls) if (typeof u === 'string') found.push(...urlSecrets(u));
+      found.push(...tlsSecrets(tls));
+      if (auth !== null && typeof auth === 'object') {
+        const { password } = auth as { password?: unknown };
+        if (typeof password === 'string' && password.length > 0) found.push(password);
+      }
     }
   } catch {
     // a getter or Proxy that throws: checkOptions reports it
   }
   return new Secrets(found);
+}
+
+/**
+ * The secrets of one URL. Core's addressSecrets takes the port of a URL without user info for a password that
+ * lost its '@host' (`amqp://user:1234`); for a URL that parses with an IP address or a dotted name as its host
+ * (`amqps://127.0.0.1:5686`, what TLS URLs without user info look like) that reading is impossible, and taking
+ * it would print every port number in the driver's messages as `***`.
+ */
+function urlSecrets(u: string): string[] {
+  try {
+    const parsed = new URL(u);
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    const plainHost = isIP(host) !== 0 || host.includes('.') || host === 'localhost';
+    if (!u.includes('@') && parsed.username === '' && parsed.search === '' && plainHost) return [];
+  } catch {
+    // does not parse: the textual split below is what matters
+  }
+  return addressSecrets(u);
 }
 
 /**
@@ -236,6 +310,25 @@ function resolve(input: RabbitMqDriverOptions): ResolvedOptions {
   if (options.url !== undefined && options.urls !== undefined) throw invalid('give url or urls, not both');
   const urls = urlList(options as { url?: unknown; urls?: unknown });
   for (const [i, u] of urls.entries()) checkUrl(u, options.url === undefined ? `urls[${i}]` : 'url');
+  const auth = resolveAuth(options.auth, options.tls);
+  if (options.tls !== undefined) {
+    const plain = urls.findIndex((u) => u.toLowerCase().startsWith('amqp:'));
+    if (plain >= 0) {
+      const at = options.url === undefined ? `urls[${plain}]` : 'url';
+      throw invalid(
+        `tls is given but ${at} is amqp:// (plaintext, never TLS): use amqps:// (port 5671 by default) for TLS`,
+      );
+    }
+  }
+  const tls =
+    options.tls === undefined
+      ? undefined
+      : // The warning goes where the driver logs (core's console logger unless one is given).
+        nodeTlsOptions(options.tls, {
+          where: 'rabbitmq()',
+          broker: 'rabbitmq',
+          logger: options.logger ?? consoleLogger,
+        });
   const replicated = options.replicated ?? urls.length > 1;
   const reconnectInitialDelayMs = options.reconnectInitialDelayMs ?? DEFAULTS.reconnectInitialDelayMs;
   return {
@@ -252,7 +345,44 @@ function resolve(input: RabbitMqDriverOptions): ResolvedOptions {
     defaultQueueType: options.defaultQueueType ?? (replicated ? 'quorum' : 'classic'),
     connectionName: options.connectionName ?? DEFAULTS.connectionName,
     logger: options.logger,
+    tls,
+    auth,
   };
+}
+
+/** The login `auth` asks for (checked by OPTIONS_SHAPE already); the combinations the shape cannot say. */
+function resolveAuth(auth: RabbitMqAuth | undefined, tls: TlsOptions | undefined): ResolvedAuth | undefined {
+  if (auth === undefined) return undefined;
+  const {
+    mechanism = 'plain',
+    username,
+    password,
+  } = auth as {
+    mechanism?: 'plain' | 'amqplain' | 'external';
+    username?: string;
+    password?: string;
+  };
+  if (mechanism === 'external') {
+    if (username !== undefined || password !== undefined) {
+      throw invalid(
+        "auth.mechanism 'external' takes no username or password: the broker reads the user from the client " +
+          'certificate (tls.cert)',
+      );
+    }
+    if (tls?.cert === undefined) {
+      throw invalid(
+        "auth.mechanism 'external' needs a client certificate: give tls.cert and tls.key (the broker takes the " +
+          "user from the certificate's CN), and an amqps:// URL",
+      );
+    }
+    return { mechanism };
+  }
+  if (username === undefined || password === undefined) {
+    throw invalid(
+      `auth.mechanism '${mechanism}' needs auth.username and auth.password (or leave auth out and put them in the URL)`,
+    );
+  }
+  return { mechanism, username, password };
 }
 
 /** The URL without its password (or, for a string that does not parse, without its user info). */

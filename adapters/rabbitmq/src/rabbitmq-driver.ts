@@ -7,6 +7,7 @@
 // connection and channel generations to fail in-flight confirms and detect stale acks), and its first connect
 // cannot be bounded by the caller's AbortSignal. Our loop is small: try the next URL with a jittered backoff,
 // re-declare the remembered topology, re-open the consumers.
+import { inspect } from 'node:util';
 import { consoleLogger, type Logger } from '@lossless/core';
 import type { Secrets } from '@lossless/core/driver';
 import {
@@ -31,10 +32,10 @@ import {
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
-import { connect as amqpConnect, type Channel, type ChannelModel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
+import { explainFailure, openConnection, REFUSALS } from './connection-attempt.js';
 import { Consumer, type ConsumerHost } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
-import { probeCloseReason } from './handshake-probe.js';
 import { publishOptions, toBuffer } from './message-mapping.js';
 import {
   optionSecrets,
@@ -44,16 +45,13 @@ import {
   resolveOptions,
 } from './options.js';
 import { type LaneConnection, type OutgoingAmqp, PublishLane } from './publish-lane.js';
-import { deadLetterQueueName, declareSubscription, declareTopic, exchangeName } from './topology.js';
-
-/**
- * What a connect attempt may be refused with that no retry can change: bad credentials, no access to the virtual
- * host, no such virtual host. connect() rejects with it at once instead of retrying to its deadline.
- */
-const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.PERMISSION_DENIED, ErrorCode.NOT_FOUND]);
-
-/** amqplib's message when the broker answers connection.open with connection.close (the reason is dropped). */
-const OPEN_REFUSED = /^Expected ConnectionOpenOk; got <ConnectionClose/;
+import {
+  deadLetterExchangeName,
+  deadLetterQueueName,
+  declareSubscription,
+  declareTopic,
+  exchangeName,
+} from './topology.js';
 
 /** The RabbitMQ driver: the core contract plus what an operator may want to see. */
 export interface RabbitMqDriver extends Driver {
@@ -163,7 +161,16 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       staleAckDetection: true, // deliveries carry their channel generation
       storesSubscriptionSettings: true, // the queue argument / marker exchanges hold maxDeliveries
       retainsBeforeSubscription: false, // an exchange keeps nothing: only bound queues receive messages
+      authentication: ['PLAIN', 'AMQPLAIN', 'EXTERNAL'], // `auth`; EXTERNAL takes the user from tls.cert
+      tls: true, // amqps:// URLs with `tls`
     };
+  }
+
+  /** util.inspect shows what an operator needs, never the options: they hold the passwords and the TLS key. */
+  [inspect.custom](): string {
+    const { state, reason } = this.healthState.snapshot();
+    const shown = this.secrets.text(`${state}${reason ? `: ${reason}` : ''}`);
+    return `RabbitMqDriver { connectedUrl: ${this.connectedUrl ?? 'none'}, health: ${shown} }`;
   }
 
   get connectedUrl(): string | undefined {
@@ -176,40 +183,14 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     return this.healthState.snapshot();
   }
 
-  /**
-   * The error of a failed connect attempt, with the broker's reason where amqplib dropped it: a refused
-   * connection.open is asked again by a minimal handshake (handshake-probe.ts) to learn its reply code and text.
-   */
-  private async explain(url: string, error: unknown): Promise<unknown> {
-    if (!(error instanceof Error) || !OPEN_REFUSED.test(error.message)) return error;
-    const reason = await probeCloseReason(url, Math.min(this.options.connectAttemptTimeoutMs, 3_000));
-    if (!reason) return error;
-    const vhost = new URL(url).pathname.slice(1) || '/';
-    return Object.assign(
-      new Error(
-        `the broker refused to open virtual host '${decodeURIComponent(vhost)}': ${reason.replyCode} ${reason.replyText}`,
-        { cause: error },
-      ),
-      { code: reason.replyCode, replyText: reason.replyText },
-    );
-  }
-
   /** Jittered exponential delay before re-opening attempt `attempt` (0-based), ms. */
   backoff(attempt: number): number {
     return backoffDelay(this.reconnectBackoff, attempt + 1);
   }
 
-  /** One TCP + AMQP handshake to `url`. */
+  /** One TCP (+ TLS) + AMQP handshake to `url`. */
   private async openLink(url: string): Promise<Link> {
-    const u = new URL(url);
-    if (!u.searchParams.has('heartbeat'))
-      u.searchParams.set('heartbeat', String(this.options.heartbeatSeconds));
-    const model = await amqpConnect(u.toString(), {
-      timeout: this.options.connectAttemptTimeoutMs,
-      noDelay: true,
-      clientProperties: { connection_name: this.options.connectionName },
-    });
-    return new Link(model, url);
+    return new Link(await openConnection(url, this.options), url);
   }
 
   /** Makes `link` the live connection and watches it. */
@@ -295,9 +276,10 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
           return;
         } catch (error) {
           if (isLosslessError(error)) throw error;
-          const explained = await this.explain(url, error);
-          // A refusal no retry can change (credentials, vhost access, no such vhost) ends connect() now. RabbitMQ
-          // keeps users and vhosts cluster-wide, so one node's refusal speaks for all of them.
+          const explained = await explainFailure(url, error, this.options);
+          // A refusal no retry can change (credentials, vhost access, no such vhost, a certificate that failed
+          // verification, the wrong scheme for the port) ends connect() now. RabbitMQ keeps users and vhosts
+          // cluster-wide, and a cluster's nodes share one certificate policy, so one node's refusal speaks for all.
           const refused = classifyNative(explained, { doing: `connecting to ${redact(url)}` });
           if (refused && REFUSALS.has(refused.code) && !refused.retriable) throw refused;
           lastError = explained;
@@ -342,7 +324,7 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
       } catch (error) {
         this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
         this.healthState.set('disconnected', `reconnecting (attempt ${attempt + 1}): ${describe(error)}`);
-        const refused = classifyNative(await this.explain(url, error));
+        const refused = classifyNative(await explainFailure(url, error, this.options));
         // Refused credentials or vhost after a loss (a password rotated, a vhost deleted): said once, then every
         // 20th attempt, while the loop keeps trying (there is no caller to reject).
         if (refused && REFUSALS.has(refused.code) && attempt % 20 === 0) {
@@ -550,16 +532,20 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
   async publishDeadLetter(spec: NormalizedSubscription, copy: OutgoingAmqp): Promise<SendOutcome> {
     const link = this.requireLink(`dead-lettering a message of subscription '${spec.name}'`);
     const queue = deadLetterQueueName(spec.topic, spec.name);
+    const exchange = deadLetterExchangeName(spec.topic, spec.name);
     const lane = link.lane(
       `dlq\u0000${queue}`,
       () =>
         new PublishLane(link, {
-          exchange: '', // the default exchange routes straight to the queue named by the routing key
-          routingKey: queue,
+          // The subscription's own dead-letter exchange (fanout, bound to the queue), not the default exchange:
+          // writing there needs a right on this subscription's names only, where write on `amq.default` would let
+          // a user publish to every queue of the vhost (RabbitMQ checks write on the exchange, not the queue).
+          exchange,
+          routingKey: '',
           topic: spec.topic,
           subscription: spec.name,
           label: `dead-letter queue '${queue}'`,
-          notFound: `rabbitmq: dead-letter queue '${queue}' not found`,
+          notFound: `rabbitmq: dead-letter exchange '${exchange}' not found: declare the subscription with deadLetter: true`,
           unroutable: (id) =>
             `rabbitmq: dead-letter queue '${queue}' does not exist, message ${id} was not dead-lettered: ` +
             'declare the subscription with deadLetter: true',
