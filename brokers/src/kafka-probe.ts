@@ -1,10 +1,13 @@
 // Readiness probes of a Kafka cluster through kafkajs: a node is ready when its own metadata lists every running
 // broker (and theirs list it), the cluster when the group coordinator answers, a rejoined node when it is back in
 // the ISR of every partition it replicates. Probes stay silent unless they fail; then their last kafkajs log
-// lines go into the error.
+// lines go into the error. On the secured fixture every probe speaks SASL_SSL as the admin user (verified TLS
+// against the kit CA): an open port says nothing about a TLS listener or the SCRAM users.
 import { connect, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Admin, ISocketFactoryArgs, LogEntry } from 'kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
+import type { KitClientSecurity } from './kafka-secure.js';
 import { livePid, waitUntil } from './process.js';
 
 /** What a probe needs to know of a node. */
@@ -22,6 +25,8 @@ export interface ProbedCluster {
   readonly cluster: string;
   readonly nodes: readonly ProbedNode[];
   readonly readyTimeoutMs: number;
+  /** Set on the secured fixture: how the kit's clients log in. */
+  readonly client?: KitClientSecurity | undefined;
 }
 
 interface Probe {
@@ -34,11 +39,12 @@ interface Probe {
  * A kafkajs client for readiness checks. kafkajs sends a request to a random broker of its pool, so a probe
  * that must see one node's own view (its metadata cache) is pinned to it: connections to other nodes fail.
  */
-function probe(brokers: string[], pinnedTo?: string): Probe {
+function probe(brokers: string[], client: KitClientSecurity | undefined, pinnedTo?: string): Probe {
   const recent: string[] = [];
   const kafka = new Kafka({
     clientId: 'lossless-brokers',
     brokers,
+    ...(client ? { ssl: client.ssl, sasl: client.sasl } : {}),
     connectionTimeout: 1_000,
     requestTimeout: 5_000,
     retry: { retries: 0 },
@@ -53,8 +59,13 @@ function probe(brokers: string[], pinnedTo?: string): Probe {
       },
     ...(pinnedTo
       ? {
-          socketFactory: ({ host, port, onConnect }: ISocketFactoryArgs) => {
-            if (`${host}:${port}` === pinnedTo) return connect({ host, port }, onConnect);
+          socketFactory: ({ host, port, ssl, onConnect }: ISocketFactoryArgs) => {
+            if (`${host}:${port}` === pinnedTo) {
+              // kafkajs hands its `ssl` option to the factory: a custom factory must do the TLS itself.
+              return client
+                ? tlsConnect({ host, port, ...ssl }, onConnect)
+                : connect({ host, port }, onConnect);
+            }
             const socket = new Socket();
             setImmediate(() => socket.destroy(new Error(`probe pinned to ${pinnedTo}`)));
             return socket;
@@ -68,10 +79,11 @@ function probe(brokers: string[], pinnedTo?: string): Probe {
 /** Runs fn with a fresh admin whose every request goes to `address` (no cached metadata). */
 async function withPinnedAdmin<T>(
   address: string,
+  client: KitClientSecurity | undefined,
   recent: string[],
   fn: (admin: Admin) => Promise<T>,
 ): Promise<T> {
-  const { kafka, recent: own } = probe([address], address);
+  const { kafka, recent: own } = probe([address], client, address);
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -86,8 +98,12 @@ async function withPinnedAdmin<T>(
 }
 
 /** Node ids of the live brokers in `address`'s own metadata. */
-async function brokerIdsSeenBy(address: string, recent: string[]): Promise<number[]> {
-  return withPinnedAdmin(address, recent, async (admin) => {
+async function brokerIdsSeenBy(
+  address: string,
+  client: KitClientSecurity | undefined,
+  recent: string[],
+): Promise<number[]> {
+  return withPinnedAdmin(address, client, recent, async (admin) => {
     const { brokers } = await admin.describeCluster();
     return brokers.map((b) => b.nodeId).sort((a, b) => a - b);
   });
@@ -112,11 +128,11 @@ export async function waitForNodes(target: ProbedCluster, nodes: readonly Probed
         const expected = running.map((n) => n.index);
         for (const peer of running) {
           if (peer !== node && !nodes.includes(peer)) {
-            const ids = await brokerIdsSeenBy(peer.address, recent);
+            const ids = await brokerIdsSeenBy(peer.address, target.client, recent);
             if (!ids.includes(node.index)) return false;
           }
         }
-        seen = await brokerIdsSeenBy(node.address, recent);
+        seen = await brokerIdsSeenBy(node.address, target.client, recent);
         return expected.every((id) => seen.includes(id));
       };
       await waitUntil(`${target.cluster} ${node.name} (${node.address})`, ready, {
@@ -136,7 +152,7 @@ export async function waitForNodes(target: ProbedCluster, nodes: readonly Probed
 
 /** FindCoordinator creates __consumer_offsets; waiting for it here keeps that out of the first test. */
 export async function waitForGroupCoordinator(target: ProbedCluster, brokers: string[]): Promise<void> {
-  const { kafka, recent } = probe(brokers);
+  const { kafka, recent } = probe(brokers, target.client);
   const admin = kafka.admin();
   try {
     await waitUntil(
@@ -168,7 +184,7 @@ export async function waitForIsr(target: ProbedCluster, node: ProbedNode): Promi
       const running = runningNodes(target);
       const views = await Promise.all(
         running.map((peer) =>
-          withPinnedAdmin(peer.address, recent, async (admin) => {
+          withPinnedAdmin(peer.address, target.client, recent, async (admin) => {
             const { topics } = await admin.fetchTopicMetadata();
             return topics.flatMap((t) =>
               t.partitions
@@ -188,4 +204,24 @@ export async function waitForIsr(target: ProbedCluster, node: ProbedNode): Promi
         `${recent.length ? `\nkafkajs:\n  ${recent.join('\n  ')}` : ''}`,
     );
   });
+}
+
+/** Runs fn with an admin of the kit connected to `brokers` (as the admin user on the secured fixture). */
+export async function withKitAdmin<T>(
+  target: ProbedCluster,
+  brokers: string[],
+  fn: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const { kafka, recent } = probe(brokers, target.client);
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } catch (error) {
+    throw new Error(
+      `${target.cluster}: ${(error as Error).message}${recent.length ? `\nkafkajs:\n  ${recent.join('\n  ')}` : ''}`,
+    );
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }

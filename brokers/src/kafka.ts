@@ -5,7 +5,8 @@
 //
 // This file is the fixture: the node and cluster lifecycle (launch, stop, kill, restart, status) and the public
 // factory. The jars come from kafka-dist.ts, the node's files from kafka-config.ts, the JVM and its class archive
-// from kafka-jvm.ts, readiness from kafka-probe.ts.
+// from kafka-jvm.ts, readiness from kafka-probe.ts; the secured variant (`secure: true`: SASL_SSL, SCRAM users,
+// ACLs) from kafka-secure.ts, in <home>/kafka-<version>-secure/ on ports 19292/19293.
 //
 // Readiness is never "the port is open": a node is ready when a kafkajs admin connected to it sees every
 // expected broker in its metadata (describeCluster), and `up()` also waits until the group coordinator
@@ -26,7 +27,24 @@ import { defaultLog, kitHome } from './home.js';
 import { HOST, randomClusterId, serverProperties } from './kafka-config.js';
 import { kafkaJars, resolveVersion } from './kafka-dist.js';
 import { classArchive, javaCommand, jvmArgs, runJava } from './kafka-jvm.js';
-import { type ProbedCluster, waitForGroupCoordinator, waitForIsr, waitForNodes } from './kafka-probe.js';
+import {
+  type ProbedCluster,
+  waitForGroupCoordinator,
+  waitForIsr,
+  waitForNodes,
+  withKitAdmin,
+} from './kafka-probe.js';
+import {
+  ensureLimitedAcls,
+  hidePasswords,
+  type KitClientSecurity,
+  kitClientSecurity,
+  SECURE_PORTS,
+  scramFormatArgs,
+  secureClusterName,
+  secureProperties,
+  writeKeystore,
+} from './kafka-secure.js';
 import {
   exclusive,
   killHard,
@@ -37,6 +55,7 @@ import {
   tailFile,
   waitUntil,
 } from './process.js';
+import { securePki, secureSettings } from './secure.js';
 import type { Broker, BrokerNode, BrokerOptions, BrokerStatus, KafkaSettings, NodeStatus } from './types.js';
 
 export { DEFAULT_KAFKA_VERSION, KAFKA_3_VERSION, KAFKA_4_VERSION } from './kafka-dist.js';
@@ -142,23 +161,33 @@ class KafkaCluster implements Broker<KafkaSettings> {
   private readonly log: (line: string) => void;
   private readonly lockFile: string;
   private readonly readyTimeoutMs: number;
+  /** The secured variant's settings (its users and PKI paths); undefined on a plain fixture. */
+  private readonly security: KafkaSettings['security'];
+  /** How the kit's own clients log in to the secured node, once its PKI exists (see launch). */
+  private client: KitClientSecurity | undefined;
 
   constructor(private readonly options: KafkaOptions) {
     this.version = resolveVersion(options.version);
     const count = options.nodes ?? 1;
     if (count !== 1 && count !== 3) throw new Error(`kafka: nodes must be 1 or 3, not ${String(count)}`);
+    if (options.secure && count !== 1) throw new Error('kafka: the secured fixture runs a single node');
     this.home = kitHome(options.home);
-    this.cluster = `kafka-${this.version}-n${count}`;
+    this.security = options.secure ? { ...secureSettings(this.home), mechanism: 'scram-sha-512' } : undefined;
+    this.cluster = options.secure ? secureClusterName(this.version) : `kafka-${this.version}-n${count}`;
     this.dir = join(this.home, this.cluster);
     this.lockFile = join(this.home, `${this.cluster}.lock`);
     this.log = options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : () => {});
     this.readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-    const base = options.basePort ?? (count === 1 ? 19092 : 19192);
+    const base = options.basePort ?? (options.secure ? SECURE_PORTS.client : count === 1 ? 19092 : 19192);
     this.nodes = Array.from(
       { length: count },
       (_, i) => new KafkaNode(this, i, base + 2 * i, base + 2 * i + 1),
     );
-    this.settings = { kind: 'kafka', brokers: this.nodes.map((n) => n.address) };
+    this.settings = {
+      kind: 'kafka',
+      brokers: this.nodes.map((n) => n.address),
+      ...(this.security ? { security: this.security } : {}),
+    };
   }
 
   locked<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -194,6 +223,7 @@ class KafkaCluster implements Broker<KafkaSettings> {
   private async format(node: KafkaNode, lib: string, clusterId: string): Promise<void> {
     if (existsSync(join(node.dataDir, 'meta.properties'))) return;
     rmSync(node.dataDir, { recursive: true, force: true }); // a format that died half-way
+    const security = this.security;
     await runJava(
       [
         ...this.jvm(lib, 'WARN'),
@@ -204,11 +234,15 @@ class KafkaCluster implements Broker<KafkaSettings> {
         '-c',
         node.propertiesFile,
         '--ignore-formatted',
+        // The secured node's SCRAM users exist from its first start (bootstrap metadata).
+        ...(security ? scramFormatArgs(security) : []),
       ],
       node.dir,
       120_000,
     ).catch((error: Error) => {
-      throw new Error(`${this.cluster}: formatting ${node.name} failed: ${error.message}`);
+      // The failed command line carries the users' passwords.
+      const message = security ? hidePasswords(error.message, security) : error.message;
+      throw new Error(`${this.cluster}: formatting ${node.name} failed: ${message}`);
     });
   }
 
@@ -216,6 +250,8 @@ class KafkaCluster implements Broker<KafkaSettings> {
   async launch(nodes: readonly KafkaNode[]): Promise<void> {
     const lib = await kafkaJars(this.version, { home: this.home, log: this.log });
     mkdirSync(this.dir, { recursive: true });
+    const pki = this.security ? await securePki(this.home) : undefined;
+    if (this.security) this.client = kitClientSecurity(this.security);
     const clusterId = this.clusterId();
     const stopped = nodes.filter((n) => livePid(n.pidFile) === undefined);
     for (const node of stopped) {
@@ -232,10 +268,21 @@ class KafkaCluster implements Broker<KafkaSettings> {
     await Promise.all(
       stopped.map(async (node) => {
         mkdirSync(node.dir, { recursive: true });
-        writeFileSync(
-          node.propertiesFile,
-          serverProperties(node, this.nodes, this.version, this.options.serverProperties),
-        );
+        const overrides = {
+          ...(pki && this.security
+            ? secureProperties({
+                port: node.port,
+                controllerPort: node.controllerPort,
+                keystore: writeKeystore(node.dir, pki),
+                ca: pki.ca,
+                admin: this.security.admin,
+              })
+            : {}),
+          ...this.options.serverProperties,
+        };
+        writeFileSync(node.propertiesFile, serverProperties(node, this.nodes, this.version, overrides), {
+          mode: 0o600, // the secured node's JAAS line holds the admin password
+        });
         await this.format(node, lib, clusterId);
       }),
     );
@@ -285,7 +332,12 @@ class KafkaCluster implements Broker<KafkaSettings> {
   }
 
   private get probed(): ProbedCluster {
-    return { cluster: this.cluster, nodes: this.nodes, readyTimeoutMs: this.readyTimeoutMs };
+    return {
+      cluster: this.cluster,
+      nodes: this.nodes,
+      readyTimeoutMs: this.readyTimeoutMs,
+      client: this.client,
+    };
   }
 
   // --- Broker -----------------------------------------------------------------------------------------------------
@@ -299,6 +351,12 @@ class KafkaCluster implements Broker<KafkaSettings> {
         await this.launch(this.nodes);
         await this.waitForNodes(this.nodes);
         await waitForGroupCoordinator(this.probed, this.settings.brokers);
+        const security = this.security;
+        if (security) {
+          await withKitAdmin(this.probed, this.settings.brokers, (admin) =>
+            ensureLimitedAcls(admin, security),
+          );
+        }
         this.log(
           `${this.cluster} up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${this.settings.brokers.join(',')}`,
         );
@@ -386,7 +444,8 @@ class KafkaCluster implements Broker<KafkaSettings> {
 /**
  * Apache Kafka (KRaft, combined broker+controller nodes) from Maven Central. `version` accepts 3.9.x and 4.x
  * (aliases "3", "3.9", "4"); default DEFAULT_KAFKA_VERSION. Ports: one node 19092 (controller 19093); three
- * nodes 19192/19194/19196 (controllers 19193/19195/19197).
+ * nodes 19192/19194/19196 (controllers 19193/19195/19197); the secured node (`secure: true`, cluster
+ * kafka-<version>-secure) SASL_SSL 19292 (controller, PLAINTEXT on loopback, 19293).
  */
 export function kafka(options: KafkaOptions = {}): Broker<KafkaSettings> {
   return new KafkaCluster(options);

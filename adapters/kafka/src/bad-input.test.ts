@@ -1,8 +1,8 @@
 // No broker needed. Bad options are INVALID_ARGUMENT naming the key, and a recognisable secret in any of them
 // appears nowhere (message, stack, util.inspect, causes, logs); the error table maps Kafka's authentication and
 // authorisation errors to PERMISSION_DENIED (not retriable); and a connect() refused that way ends at once, not at
-// its deadline — shown against a fake broker that answers ApiVersions with the refusal (the kit has no secured
-// Kafka yet: SASL/ACL fixtures come with the TLS/SASL issue).
+// its deadline — shown against a fake broker that answers ApiVersions with the refusal (secure.test.ts and the
+// conformance security group prove the same against the kit's secured node).
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:net';
 import { inspect } from 'node:util';
@@ -52,9 +52,18 @@ function thrown(fn: () => unknown): unknown {
 describe('kafka() options', () => {
   const bad: Array<[string, unknown]> = [
     [
-      'SASL credentials (not supported yet)',
-      { brokers: ['localhost:9092'], sasl: { mechanism: 'plain', username: 'u', password: SECRET } },
+      'a SASL password in a misspelt key',
+      { brokers: ['localhost:9092'], sasl: { mechanism: 'plain', username: 'u', pasword: SECRET } },
     ],
+    ['a secret as the SASL mechanism', { brokers: ['localhost:9092'], sasl: { mechanism: SECRET } }],
+    [
+      'a SASL password too long',
+      {
+        brokers: ['localhost:9092'],
+        sasl: { mechanism: 'plain', username: 'u', password: SECRET.repeat(500) },
+      },
+    ],
+    ['a TLS passphrase too long', { brokers: ['localhost:9092'], tls: { passphrase: SECRET.repeat(100) } }],
     ['a secret in a misspelt key', { brokers: ['localhost:9092'], pasword: SECRET }],
     ['user info in a broker address', { brokers: [`app:${SECRET}@localhost:9092`] }],
     ['a URL as a broker address', { brokers: [`kafka://app:${ENCODED}@localhost:9092`] }],

@@ -4,16 +4,25 @@
 // timeout, broker discovery), or by the Node.js socket errno kafkajs carries as `code`. kafkajs wraps the error
 // that made its retrier give up in KafkaJSNumberOfRetriesExceeded (or KafkaJSNonRetriableError): the table is
 // applied to the innermost cause. A protocol error the table does not list keeps kafkajs's own `retriable`.
+// Two things come before the table: a LosslessError the driver itself threw inside kafkajs (the OAuth token
+// provider's wrapper) is kept as it is, and a TLS verification failure (kafkajs reports it as a retriable
+// KafkaJSConnectionError carrying Node's code) is PERMISSION_DENIED, not retriable.
 import {
   ErrorCode,
   type ErrorContext,
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
+  isLosslessError,
+  isTlsVerificationError,
+  type LosslessError,
   nativeCode,
 } from '@lossless/core/driver';
 
 type Row = ErrorRow;
+
+/** The socket error code the driver sets when a plaintext connection is answered with TLS. */
+export const TLS_REQUIRED = 'LOSSLESS_KAFKA_TLS_REQUIRED';
 
 /** The one mapping table. Keys: Kafka protocol error names, kafkajs error class names, socket errnos. */
 export const ERROR_TABLE: ReadonlyMap<string, Row> = new Map<string, Row>([
@@ -179,6 +188,18 @@ export const ERROR_TABLE: ReadonlyMap<string, Row> = new Map<string, Row>([
   ['KafkaJSSASLAuthenticationError', { code: ErrorCode.PERMISSION_DENIED, meaning: 'SASL authentication' }],
   ['KafkaJSServerDoesNotSupportApiKey', { code: ErrorCode.UNSUPPORTED, meaning: 'API not supported' }],
 
+  // --- the driver's own socket checks (kafka-driver.ts) ---------------------------------------------------
+  // A driver without `tls` got a TLS record (a listener that speaks SSL/SASL_SSL answers plaintext with a TLS
+  // alert and closes): every retry would meet the same. Not retriable: configure `tls`.
+  [
+    TLS_REQUIRED,
+    {
+      code: ErrorCode.PERMISSION_DENIED,
+      retriable: false,
+      meaning: 'this broker listener speaks TLS and the driver has no tls option (set tls, e.g. tls: {})',
+    },
+  ],
+
   // --- Node.js socket errors (kafkajs's `code` on connection errors) ------------------------------------
   ['ECONNREFUSED', { code: ErrorCode.UNAVAILABLE, meaning: 'connection refused' }],
   ['ECONNRESET', { code: ErrorCode.UNAVAILABLE, meaning: 'connection reset' }],
@@ -222,11 +243,26 @@ export function innermost(error: unknown): unknown {
 /** Where kafkajs puts what the table is keyed by: the protocol error name, the socket errno, the class name. */
 const KEY_FIELDS = ['type', 'code', 'name'] as const;
 
+/**
+ * An untrusted server certificate, a name it does not carry, an expired one (Node's code on kafkajs's connection
+ * error, see core's isTlsVerificationError). The broker could not be authenticated: no retry changes that.
+ */
+const TLS_VERIFICATION: Row = {
+  code: ErrorCode.PERMISSION_DENIED,
+  retriable: false,
+  meaning:
+    "TLS: the broker's certificate is not trusted or does not carry its name (check tls.ca and tls.servername)",
+};
+
 /** The table row for a native error, and the key it matched; undefined for errors the table does not know. */
 export function lookup(error: unknown): { key: string; row: Row; native: NativeError } | undefined {
   const e = innermost(error);
   if (e === null || typeof e !== 'object') return undefined;
   const native = e as NativeError;
+  if (isTlsVerificationError(e)) {
+    const code = nativeCode(e, ['code']);
+    return { key: typeof code === 'string' ? code : 'TLS_VERIFICATION', row: TLS_VERIFICATION, native };
+  }
   for (const field of KEY_FIELDS) {
     const key = nativeCode(e, [field]);
     if (typeof key !== 'string') continue;
@@ -262,8 +298,16 @@ const mapper = errorMapper('kafka', (error) => {
   return { row: hit.row, detail: inner === error ? text(error) : `${text(error)}: ${text(inner)}` };
 });
 
+/** The driver's own error thrown inside kafkajs and wrapped by its retrier, when that is what `error` is. */
+function ownError(error: unknown): LosslessError | undefined {
+  const inner = innermost(error);
+  return inner !== error && isLosslessError(inner) ? inner : undefined;
+}
+
 /** Maps a native error through ERROR_TABLE; undefined for errors it does not know. */
-export const classifyNative: ErrorMapper['classify'] = mapper.classify;
+export const classifyNative: ErrorMapper['classify'] = (error, context) =>
+  ownError(error) ?? mapper.classify(error, context);
 
 /** Like classifyNative, but never undefined: what the table does not know becomes INTERNAL (not retriable). */
-export const toError: ErrorMapper['toError'] = mapper.toError;
+export const toError: ErrorMapper['toError'] = (error, context) =>
+  ownError(error) ?? mapper.toError(error, context);

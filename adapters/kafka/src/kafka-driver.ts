@@ -3,9 +3,13 @@
 // health. kafkajs reconnects by itself on its next request; the driver only watches: a socket that closes (every
 // socket goes through our socketFactory) or a request that fails for a connection reason makes health
 // 'disconnected' until a probe (a TCP connect through the same factory) or a request succeeds again.
-import { connect as netConnect, Socket } from 'node:net';
+//
+// With `tls` and `sasl` every connection (the main client's, the pinned metadata admins', the probes') is TLS
+// (verified) and logs in. A refused login or an untrusted certificate ends connect() at once with
+// PERMISSION_DENIED (kafkajs itself gives up on a SASL failure without retrying; the error table makes the TLS
+// failure not retriable), so a wrong password never turns into a reconnect storm.
+import { Socket } from 'node:net';
 import { consoleLogger, type Logger } from '@lossless/core';
-import type { Secrets } from '@lossless/core/driver';
 import {
   type Capabilities,
   type DeliverySink,
@@ -21,23 +25,25 @@ import {
   type MessageRecord,
   type NormalizedTopology,
   retryPause,
+  Secrets,
   type SendOutcome,
   type SendProgress,
+  tlsSecrets,
 } from '@lossless/core/driver';
-import {
-  type Admin,
-  type ISocketFactory,
-  type ISocketFactoryArgs,
-  Kafka,
-  type LogEntry,
-  logLevel,
-} from 'kafkajs';
+import { type Admin, type ISocketFactory, Kafka, type LogEntry, logLevel, type SASLOptions } from 'kafkajs';
 import { type ConsumerHost, KafkaConsumer } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
 import { type Outgoing, toOutgoing } from './message-mapping.js';
 import { deadLetterTopicName, retryTopicName } from './names.js';
-import { type KafkaDriverOptions, optionSecrets, type ResolvedOptions, resolveOptions } from './options.js';
+import {
+  type KafkaDriverOptions,
+  optionSecretValues,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
 import { type LaneHost, ProducerPool } from './publish-lane.js';
+import { kafkajsSasl } from './sasl.js';
+import { defaultSocketFactory, reachable, refuseTls } from './sockets.js';
 import { type TopicDefaults, TopologyManager } from './topology.js';
 
 /** The Kafka driver: the core contract plus what an operator may want to see. */
@@ -54,18 +60,22 @@ const PARTITIONS_TTL_MS = 30_000;
 /** How often a disconnected driver probes the broker, ms. */
 const PROBE_INTERVAL_MS = 1_000;
 
-const defaultSocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
-  const socket = netConnect({ host, port }, onConnect);
-  socket.setKeepAlive(true, 30_000);
-  return socket;
-};
+/** Most OAuth tokens the driver remembers as secrets (a provider refreshes its token every so often). */
+const MAX_TOKENS = 16;
 
 class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   readonly name = 'kafka';
   readonly capabilities: Capabilities;
   readonly logger: Logger;
-  /** What the driver must never print (none yet: the SASL issue adds the password). */
-  private readonly secrets: Secrets;
+  /**
+   * What the driver must never print: the SASL password, the TLS key and passphrase, user info in addresses,
+   * and every OAuth token its provider returned (so replaced when a new token arrives).
+   */
+  private secrets: Secrets;
+  private readonly secretValues: string[];
+  private readonly tokens: string[] = [];
+  /** kafkajs `ssl` and `sasl` of every client this driver creates. */
+  private readonly security: { ssl?: NonNullable<ResolvedOptions['ssl']>; sasl?: SASLOptions };
   readonly options: ResolvedOptions;
   readonly kafka: Kafka;
   readonly chunkBytes: number;
@@ -88,8 +98,21 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
 
   constructor(options: KafkaDriverOptions) {
     this.options = resolveOptions(options);
-    this.secrets = optionSecrets(this.options); // the addresses in use, read once by resolveOptions
-    this.logger = this.secrets.logger(this.options.logger ?? consoleLogger);
+    // Read from what resolveOptions kept (read once): the addresses, the SASL password, the key as Node gets it.
+    this.secretValues = [...optionSecretValues(this.options), ...tlsSecrets(this.options.ssl)];
+    this.secrets = new Secrets(this.secretValues);
+    const target = this.options.logger ?? consoleLogger;
+    // Through `this.secrets` at each call: it grows when the OAuth provider hands out a new token.
+    const level =
+      (name: keyof Logger) =>
+      (message: string, meta?: Record<string, unknown>): void =>
+        this.secrets.logger(target)[name](message, meta);
+    this.logger = { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
+    const { ssl, sasl } = this.options;
+    this.security = {
+      ...(ssl ? { ssl } : {}),
+      ...(sasl ? { sasl: kafkajsSasl(sasl, (token) => this.rememberToken(token)) } : {}),
+    };
     this.healthState = new HealthTracker((text) => this.secrets.text(text));
     this.healthState.set('connecting', 'not connected yet');
     this.chunkBytes = this.options.maxMessageBytes;
@@ -108,6 +131,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
       staleAckDetection: true, // deliveries of revoked partitions or closed subscriptions are rejected
       storesSubscriptionSettings: false, // a consumer group stores no maxDeliveries
       retainsBeforeSubscription: true, // a new consumer group starts at the earliest retained offset
+      authentication: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'], // `sasl`
+      tls: true,
     };
     const user = this.options.socketFactory ?? defaultSocketFactory;
     this.socketFactory = (args) => this.watch(user(args));
@@ -118,10 +143,19 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
       requestTimeout: this.options.requestTimeout,
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1_000 },
       socketFactory: this.socketFactory,
+      ...this.security,
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => this.kafkaLog(entry),
     });
     this.producers = new ProducerPool(this);
+  }
+
+  /** A token the OAuth provider returned: a secret from now on. */
+  private rememberToken(token: string): void {
+    if (this.tokens.includes(token)) return;
+    this.tokens.push(token);
+    if (this.tokens.length > MAX_TOKENS) this.tokens.shift();
+    this.secrets = new Secrets([...this.secretValues, ...this.tokens]);
   }
 
   private kafkaLog({ namespace, level, log }: LogEntry): void {
@@ -161,6 +195,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     socket.once('close', () => {
       if (this.connected && !this.closed) void this.probe();
     });
+    if (!this.options.ssl) refuseTls(socket);
     return socket;
   }
 
@@ -201,27 +236,8 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
   }
 
   private reachable(address: string, timeoutMs: number): Promise<boolean> {
-    const i = address.lastIndexOf(':');
-    const host = address.slice(0, i).replace(/^\[|\]$/g, '');
-    const port = Number(address.slice(i + 1));
-    const user = this.options.socketFactory ?? defaultSocketFactory;
-    return new Promise((resolve) => {
-      let socket: Socket | undefined;
-      const finish = (ok: boolean) => {
-        clearTimeout(timer);
-        socket?.destroy();
-        resolve(ok);
-      };
-      const timer = setTimeout(() => finish(false), timeoutMs);
-      try {
-        const args = { host, port, ssl: {}, onConnect: () => finish(true) } as unknown as ISocketFactoryArgs;
-        socket = user(args);
-        socket.once('error', () => finish(false));
-        socket.once('close', () => finish(false));
-      } catch {
-        finish(false);
-      }
-    });
+    const factory = this.options.socketFactory ?? defaultSocketFactory;
+    return reachable(factory, address, this.options.ssl, timeoutMs);
   }
 
   // --- connection -------------------------------------------------------------------------------------------
@@ -346,6 +362,7 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
         connectionTimeout: this.options.connectionTimeout,
         requestTimeout: this.options.requestTimeout,
         retry: { retries: 0 },
+        ...this.security,
         logLevel: logLevel.NOTHING,
         socketFactory: (args) => {
           if (`${args.host}:${args.port}` === address) return user(args);

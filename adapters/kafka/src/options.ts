@@ -1,5 +1,5 @@
 // The options of the Kafka driver, their defaults, and their validation (once, in the factory).
-import type { Logger } from '@lossless/core';
+import { consoleLogger, type Logger } from '@lossless/core';
 import {
   addressSecrets,
   checkOptions,
@@ -8,11 +8,17 @@ import {
   HOST,
   LOGGER_RULE,
   LosslessError,
+  type NodeTlsOptions,
+  nodeTlsOptions,
   type OptionShape,
   redactAddress,
   Secrets,
+  TLS_RULE,
+  type TlsOptions,
+  tlsSecrets,
 } from '@lossless/core/driver';
 import type { ISocketFactory } from 'kafkajs';
+import { checkSasl, type KafkaSasl, saslSecrets } from './sasl.js';
 
 /**
  * Kafka's default `message.max.bytes` (1 MiB + 12 bytes of log overhead) applies to a whole record batch. A
@@ -67,8 +73,24 @@ export interface KafkaDriverOptions {
    */
   replicated?: boolean;
   /**
+   * TLS to every broker (kafkajs `ssl`; SASL_SSL together with `sasl`). `tls: {}` is TLS verified against
+   * Node's bundled roots (Confluent Cloud, MSK); `ca` for a private CA; `cert` + `key` for brokers that require
+   * a client certificate (mTLS). Verification is on unless `rejectUnauthorized: false` (which logs a warning
+   * once). An untrusted certificate or a name it does not carry is PERMISSION_DENIED at connect, never retried.
+   * Absent: plaintext.
+   */
+  tls?: TlsOptions;
+  /**
+   * SASL authentication: `{ mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512', username, password }` or
+   * `{ mechanism: 'oauthbearer', oauthBearerProvider }`. Without `tls` it is SASL_PLAINTEXT (the password of
+   * PLAIN then crosses the network in clear). A refused login is PERMISSION_DENIED at once, never retried.
+   */
+  sasl?: KafkaSasl;
+  /**
    * Passed to kafkajs: how to open the TCP (or TLS) socket to a broker. A factory that ignores the advertised
-   * host and port routes every connection through a proxy (single-node brokers only).
+   * host and port routes every connection through a proxy (single-node brokers only). With `tls`, kafkajs hands
+   * the factory its `ssl` argument (Node's tls.connect options from `tls`): the factory must then open a TLS
+   * socket with them (`tls.connect({ host, port, ...ssl }, onConnect)`).
    */
   socketFactory?: ISocketFactory;
   /** Where the driver's and kafkajs's warnings go. kafkajs errors → warn, warnings → info. Default: core's console logger. */
@@ -90,6 +112,9 @@ export interface ResolvedOptions {
   readonly revocationDrainMs: number;
   readonly replicated: boolean | undefined;
   readonly socketFactory: ISocketFactory | undefined;
+  /** Node's tls.connect options from `tls` (undefined: plaintext). */
+  readonly ssl: NodeTlsOptions | undefined;
+  readonly sasl: KafkaSasl | undefined;
   readonly logger: Logger | undefined;
 }
 
@@ -114,6 +139,9 @@ export const OPTIONS_SHAPE: OptionShape = {
   revocationDrainMs: MS(3_600_000),
   replicated: { type: 'boolean' },
   socketFactory: { type: 'function' },
+  tls: TLS_RULE,
+  // Checked by hand (`checkSasl`): which keys are valid depends on the mechanism.
+  sasl: { type: 'any' },
   logger: LOGGER_RULE,
 };
 
@@ -122,19 +150,26 @@ function invalid(message: string): LosslessError {
 }
 
 /**
- * Every secret the options may carry. The driver takes no credentials yet (TLS/SASL come with their own issue,
- * which adds `sasl.password` here); broker addresses with user info pasted into them count. Never throws.
+ * Every secret the options may carry: the SASL password, the TLS key and its passphrase, and broker addresses
+ * with user info pasted into them. Never throws.
  */
 export function optionSecrets(options: unknown): Secrets {
+  return new Secrets(optionSecretValues(options));
+}
+
+/** The values behind optionSecrets (the driver adds the OAuth tokens it sees to them). Never throws. */
+export function optionSecretValues(options: unknown): string[] {
   const found: string[] = [];
   try {
-    const brokers = (options as { brokers?: unknown } | null)?.brokers;
+    const o = options as { brokers?: unknown; sasl?: unknown; tls?: unknown } | null;
+    const brokers = o?.brokers;
     if (Array.isArray(brokers))
       for (const b of brokers) if (typeof b === 'string') found.push(...addressSecrets(b));
+    found.push(...saslSecrets(o?.sasl), ...tlsSecrets(o?.tls));
   } catch {
     // a getter or Proxy that throws: checkOptions reports it
   }
-  return new Secrets(found);
+  return found;
 }
 
 /** The bootstrap brokers as `host:port` strings; the messages never quote anything but a plain `host:port`. */
@@ -201,6 +236,15 @@ function resolve(input: KafkaDriverOptions): ResolvedOptions {
     revocationDrainMs,
     replicated: options.replicated,
     socketFactory: options.socketFactory,
+    // Once per driver: this is where the "verification is off" warning is logged.
+    ssl: options.tls
+      ? nodeTlsOptions(options.tls, {
+          where: 'kafka()',
+          broker: 'kafka',
+          logger: options.logger ?? consoleLogger,
+        })
+      : undefined,
+    sasl: options.sasl === undefined ? undefined : checkSasl(options.sasl),
     logger: options.logger,
   };
 }

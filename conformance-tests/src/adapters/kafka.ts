@@ -1,12 +1,17 @@
 // @lossless/kafka as a conformance adapter: the kit's single KRaft node by default (`--nodes 3` for the
-// replicated cluster, `--version 3.9` for the 3.x line). A route sends every broker connection to the route's
-// address whatever host and port the cluster advertises, which is right for a single node (the fault proxy sits
-// in front of it); on a 3-node cluster the cases that need a route are not run.
-import { connect as netConnect } from 'node:net';
+// replicated cluster, `--version 3.9` for the 3.x line, `--secure` for the SASL_SSL node). A route sends every
+// broker connection to the route's address whatever host and port the cluster advertises, which is right for a
+// single node (the fault proxy sits in front of it); on a 3-node cluster the cases that need a route are not run.
+// On the secured node a case's `security` request becomes `tls` (the kit CA, or the impostor's; the certificate's
+// name, or a wrong one) and `sasl` (SCRAM-SHA-512 as the admin or the limited user); a route then opens TLS
+// through the proxy with the same servername, so the certificate check is the one a direct connection makes.
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { KafkaSettings } from '@lossless/brokers';
-import type { Logger } from '@lossless/core';
-import { kafka } from '@lossless/kafka';
-import type { ConformanceAdapter } from '../adapter.js';
+import type { Logger, TlsOptions } from '@lossless/core';
+import { type KafkaSasl, kafka, SASL_MECHANISMS } from '@lossless/kafka';
+import type { ConformanceAdapter, SecurityRequest } from '../adapter.js';
 import { proxyLink } from '../faulty-link.js';
 
 const noop = () => {};
@@ -18,23 +23,48 @@ const quiet: Logger = {
   error: (m, meta) => console.error(`[kafka] ${m}`, ...(meta ? [meta] : [])),
 };
 
+/** The driver's `tls` and `sasl` for a case's request on the secured fixture. */
+function securityOptions(
+  settings: KafkaSettings,
+  request: SecurityRequest,
+): { tls?: TlsOptions; sasl: KafkaSasl } {
+  const security = settings.security;
+  if (!security)
+    throw new Error('kafka adapter: a security request on a broker that has no security settings');
+  const user = request.user === 'limited' ? security.limited : security.admin;
+  const sasl: KafkaSasl = {
+    mechanism: security.mechanism,
+    username: user.username,
+    password: request.password ?? user.password,
+  };
+  if (request.plaintext) return { sasl };
+  const ca = readFileSync(request.trust === 'impostor' ? security.impostorCaFile : security.caFile, 'utf8');
+  return { tls: { ca, servername: request.servername ?? security.servername }, sasl };
+}
+
 export const adapter: ConformanceAdapter = {
   name: 'kafka',
   module: import.meta.url,
   broker: { kind: 'kafka' },
   deliveryTimeoutMs: 45_000,
-  createDriver({ settings, route }) {
-    const brokers = (settings as KafkaSettings | undefined)?.brokers ??
+  security: { mechanisms: SASL_MECHANISMS.map((m) => m.toUpperCase()) },
+  createDriver({ settings, route, security }) {
+    const kafkaSettings = settings as KafkaSettings | undefined;
+    const brokers = kafkaSettings?.brokers ??
       process.env.LOSSLESS_KAFKA_BROKERS?.split(',') ?? ['127.0.0.1:19092'];
+    const secured = security && kafkaSettings ? securityOptions(kafkaSettings, security) : {};
     // Short sessions so that a consumer that died is replaced within seconds (R1, F2).
-    const common = { logger: quiet, sessionTimeout: 10_000, heartbeatInterval: 1_000 } as const;
+    const common = { logger: quiet, sessionTimeout: 10_000, heartbeatInterval: 1_000, ...secured } as const;
     if (!route) return kafka({ brokers, ...common });
     return kafka({
       brokers: [`${route.host}:${route.port}`],
       connectionTimeout: 2_000,
       requestTimeout: 10_000,
-      socketFactory: ({ onConnect }) => {
-        const socket = netConnect({ host: route.host, port: route.port }, onConnect);
+      // kafkajs hands the factory its `ssl` (the driver's tls options, servername included) when TLS is on.
+      socketFactory: ({ ssl, onConnect }) => {
+        const socket: Socket = ssl
+          ? tlsConnect({ host: route.host, port: route.port, ...ssl }, onConnect)
+          : netConnect({ host: route.host, port: route.port }, onConnect);
         socket.setKeepAlive(true, 10_000);
         return socket;
       },
