@@ -22,6 +22,7 @@ export default defineConfig({
             'packages/**/*.test.ts',
             'adapters/**/*.unit.test.ts',
             'brokers/**/*.unit.test.ts',
+            'bench/**/*.unit.test.ts',
             'conformance-tests/**/*.unit.test.ts',
             'tests/**/*.unit.test.ts',
           ],

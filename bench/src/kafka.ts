@@ -4,6 +4,11 @@
 // the same kind of topic. Raw: an idempotent producer (acks -1, maxInFlightRequests 1) sending batches of 500
 // one after another; a consumer with autoCommit false that runs a fetched batch's handlers 64 at a time, resolves
 // their offsets and commits the batch's next offset once it is done.
+//
+// `secure`: the kit's secured broker instead (SASL_SSL only). Both sides then open the same TLS (the kit's CA,
+// the certificate's name; the listener asks for no client certificate) and log in with SCRAM-SHA-512 as the same
+// user: the driver through its `tls` and `sasl` options, kafkajs through `ssl` and `sasl`, on every connection
+// (producers, consumers, admin).
 
 import { randomUUID } from 'node:crypto';
 import { kafka as kafkaBroker } from '@lossless/brokers';
@@ -12,14 +17,21 @@ import {
   consumerGroupId,
   deadLetterGroupId,
   deadLetterTopicName,
+  type KafkaDriverOptions,
   kafka,
   retryTopicName,
 } from '@lossless/kafka';
-import { Kafka, logLevel, type Message } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel, type Message } from 'kafkajs';
 import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, type LibraryTarget, libraryDeclare, pacedLatency, SUBSCRIPTION } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
 import { runScenarios } from './runner.js';
+import { negotiatedTls, rememberSecrets, type SecurityNote, secureMaterial } from './secure.js';
+
+/** kafkajs's TLS and SASL settings of the raw side (none on the plain broker). */
+type RawSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
+/** The driver's TLS and SASL options of the library side (none on the plain broker). */
+export type KafkaSecurity = Pick<KafkaDriverOptions, 'tls' | 'sasl'>;
 
 /** Messages per raw produce request. */
 const RAW_BATCH = 500;
@@ -30,8 +42,14 @@ class Raw {
   constructor(
     brokers: string[],
     private readonly bodyBytes: number,
+    security: RawSecurity = {},
   ) {
-    this.client = new Kafka({ clientId: 'lossless-bench-raw', brokers, logLevel: logLevel.NOTHING });
+    this.client = new Kafka({
+      clientId: 'lossless-bench-raw',
+      brokers,
+      logLevel: logLevel.NOTHING,
+      ...security,
+    });
   }
 
   private producer() {
@@ -183,9 +201,9 @@ class Raw {
 }
 
 /** The library side on Kafka: one fresh topic with one subscription, default settings. */
-export function kafkaTarget(brokers: string[]): LibraryTarget {
+export function kafkaTarget(brokers: string[], security: KafkaSecurity = {}): LibraryTarget {
   return {
-    driver: () => kafka({ brokers, logger: silentLogger }),
+    driver: () => kafka({ brokers, logger: silentLogger, ...security }),
     topology: (topic, subscription) => ({
       topics: [{ name: topic }],
       subscriptions: [{ name: subscription, topic }],
@@ -193,13 +211,46 @@ export function kafkaTarget(brokers: string[]): LibraryTarget {
   };
 }
 
-export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | string> {
-  const fixture = kafkaBroker();
+export interface KafkaBenchOptions {
+  /** The kit's secured broker (SASL_SSL, SCRAM-SHA-512 login) for both sides. Default false. */
+  secure?: boolean;
+}
+
+export async function kafkaBench(
+  cfg: BenchConfig,
+  options: KafkaBenchOptions = {},
+): Promise<AdapterReport | string> {
+  const secure = options.secure === true;
+  // The secured fixture's progress lines go through the bench's log, which scrubs its passwords.
+  const fixture = kafkaBroker(secure ? { secure: true, log: cfg.log } : {});
+  rememberSecrets(fixture.settings.security);
   cfg.log(`kafka: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
   const brokers = fixture.settings.brokers;
-  const target = kafkaTarget(brokers);
-  const raw = new Raw(brokers, cfg.bodyBytes);
+  let driverSecurity: KafkaSecurity = {};
+  let rawSecurity: RawSecurity = {};
+  let security: SecurityNote | undefined;
+  if (secure) {
+    const s = fixture.settings.security;
+    const m = secureMaterial(s, 'kafka');
+    if (s?.mechanism !== 'scram-sha-512') {
+      return `the secured fixture reports SASL mechanism '${String(s?.mechanism)}', not scram-sha-512`;
+    }
+    const tls = { ca: [m.ca], servername: m.servername };
+    const sasl = { mechanism: 'scram-sha-512', username: m.username, password: m.password } as const;
+    driverSecurity = { tls, sasl };
+    rawSecurity = { ssl: tls, sasl };
+    const first = brokers[0] ?? '';
+    const colon = first.lastIndexOf(':');
+    security = {
+      tls: await negotiatedTls(first.slice(0, colon), Number(first.slice(colon + 1)), tls),
+      clientCertificate: false,
+      login: `SCRAM-SHA-512 as ${m.username}`,
+    };
+    cfg.log(`kafka: ${brokers.join(',')}, ${security.tls}, ${security.login}`);
+  }
+  const target = kafkaTarget(brokers, driverSecurity);
+  const raw = new Raw(brokers, cfg.bodyBytes, rawSecurity);
   const results = await runScenarios(
     {
       target,
@@ -222,9 +273,12 @@ export async function kafkaBench(cfg: BenchConfig): Promise<AdapterReport | stri
     cfg,
     { warmUp: { log: true } },
   );
+  const over = security ? `, SASL_SSL over ${security.tls}, ${security.login}` : '';
   return {
     adapter: 'kafka',
-    broker: `Kafka ${fixture.version} single broker (${fixture.cluster}, ${brokers.join(',')}), kafkajs 2.2.4, 3 partitions, RF 1`,
+    broker: `Kafka ${fixture.version} single broker (${fixture.cluster}, ${brokers.join(',')}${over}), kafkajs 2.2.4, 3 partitions, RF 1`,
+    secure,
+    ...(security ? { security } : {}),
     results,
   };
 }

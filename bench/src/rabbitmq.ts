@@ -4,6 +4,11 @@
 // arguments are exactly those the driver declares (classic: x-dead-letter-exchange; quorum: also the delivery
 // limit, at-least-once dead-lettering and reject-publish), so the broker does the same work for both. Raw
 // publishes carry a message id (as a careful raw user would set) but no headers and no `mandatory`.
+//
+// `secure`: the kit's secured node instead (amqps:// only, verify_peer + fail_if_no_peer_cert). Both sides then
+// open the same TLS (the kit's CA, the admin user's client certificate, the certificate's name) and log in with
+// PLAIN as the same user: the driver through its `tls` and `auth` options, amqplib through the socket options it
+// hands to tls.connect and its `credentials`.
 
 import { randomUUID } from 'node:crypto';
 import { rabbitmq as rabbitmqBroker } from '@lossless/brokers';
@@ -13,12 +18,20 @@ import {
   deadLetterQueueName,
   exchangeName,
   queueName,
+  type RabbitMqDriverOptions,
   rabbitmq,
 } from '@lossless/rabbitmq';
-import { connect as amqpConnect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { connect as amqpConnect, type ChannelModel, type ConfirmChannel, credentials } from 'amqplib';
 import { type BenchConfig, firstUrl, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, pacedLatency, SUBSCRIPTION } from './library.js';
 import { runScenarios } from './runner.js';
+import {
+  negotiatedTls,
+  rememberSecrets,
+  type SecurityNote,
+  secureMaterial,
+  type TlsCostRow,
+} from './secure.js';
 import type { ResultRow } from './stats.js';
 
 export type QueueType = 'classic' | 'quorum';
@@ -28,13 +41,31 @@ export interface RabbitMqBenchOptions {
   queueTypes: readonly QueueType[];
   /** Most unconfirmed publishes of the raw pipelined pattern. Default 1,000. */
   window: number;
+  /** The kit's secured node (TLS with a client certificate, PLAIN login) for both sides. Default false. */
+  secure?: boolean;
 }
 
 export interface AdapterReport {
   adapter: string;
   broker: string;
+  /** Set by the broker benchmarks: true when both sides went through TLS and authentication (`--secure`). */
+  secure?: boolean;
+  /** What a secured run's sides went through (no password). */
+  security?: SecurityNote;
   results: ResultRow[];
+  /** `--secure --with-plain`: the plain run of the same process, and each side's TLS cost against it. */
+  plain?: AdapterReport;
+  tlsCost?: TlsCostRow[];
 }
+
+/** amqplib's socket options for the secured node: tls.connect's TLS settings and the PLAIN login. */
+type AmqpSecureSocket = {
+  ca?: Buffer[];
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+  credentials?: ReturnType<typeof credentials.plain>;
+};
 
 /** The driver's queue arguments for a subscription with default settings (maxDeliveries 10, deadLetter true). */
 function queueArgs(topic: string, type: QueueType): Record<string, string | number> {
@@ -55,14 +86,16 @@ class Raw {
   constructor(
     private readonly url: string,
     private readonly bodyBytes: number,
+    private readonly secure: AmqpSecureSocket = {},
   ) {}
 
   /**
    * A connection of its own per side, as the library's bus has (and a broker restarted by another process
-   * between sides costs nothing). The same socket option as the driver: Nagle off.
+   * between sides costs nothing). The same socket option as the driver: Nagle off; on the secured node, the
+   * same TLS settings and login as the driver's.
    */
   private async session<T>(run: (model: ChannelModel) => Promise<T>): Promise<T> {
-    const model = await amqpConnect(this.url, { noDelay: true });
+    const model = await amqpConnect(this.url, { ...this.secure, noDelay: true });
     model.on('error', () => {}); // a lost connection fails the side's promises; without a listener it throws
     try {
       return await run(model);
@@ -271,11 +304,30 @@ function publishConfirmed(ch: ConfirmChannel, topic: string, body: Buffer): Prom
 }
 
 export async function rabbitmqBench(cfg: BenchConfig, options: RabbitMqBenchOptions): Promise<AdapterReport> {
-  const fixture = rabbitmqBroker();
+  const secure = options.secure === true;
+  // The secured fixture's progress lines go through the bench's log, which scrubs its passwords.
+  const fixture = rabbitmqBroker(secure ? { secure: true, log: cfg.log } : {});
+  rememberSecrets(fixture.settings.security);
   cfg.log(`rabbitmq: bringing up ${fixture.cluster} through the broker kit…`);
   await fixture.up();
   const url = firstUrl(fixture.settings);
-  const raw = new Raw(url, cfg.bodyBytes);
+  let driverSecurity: Pick<RabbitMqDriverOptions, 'tls' | 'auth'> = {};
+  let rawSecurity: AmqpSecureSocket = {};
+  let security: SecurityNote | undefined;
+  if (secure) {
+    const m = secureMaterial(fixture.settings.security, 'rabbitmq');
+    const tls = { ca: [m.ca], cert: m.cert, key: m.key, servername: m.servername };
+    driverSecurity = { tls, auth: { username: m.username, password: m.password } };
+    rawSecurity = { ...tls, credentials: credentials.plain(m.username, m.password) };
+    const { hostname, port } = new URL(url);
+    security = {
+      tls: await negotiatedTls(hostname, Number(port || 5671), tls),
+      clientCertificate: true,
+      login: `PLAIN as ${m.username}`,
+    };
+    cfg.log(`rabbitmq: ${url}, ${security.tls}, client certificate, ${security.login}`);
+  }
+  const raw = new Raw(url, cfg.bodyBytes, rawSecurity);
   const results: ResultRow[] = [];
   for (const type of options.queueTypes) {
     // Latency and memory are measured on the first queue type only; the others add publish, consume and CPU.
@@ -283,7 +335,7 @@ export async function rabbitmqBench(cfg: BenchConfig, options: RabbitMqBenchOpti
     const rows = await runScenarios(
       {
         target: {
-          driver: () => rabbitmq({ url, logger: silentLogger }),
+          driver: () => rabbitmq({ url, logger: silentLogger, ...driverSecurity }),
           topology: (topic, subscription) => ({
             topics: [{ name: topic }],
             subscriptions: [{ name: subscription, topic, queueType: type }],
@@ -320,9 +372,12 @@ export async function rabbitmqBench(cfg: BenchConfig, options: RabbitMqBenchOpti
     );
     results.push(...rows);
   }
+  const over = security ? `, over ${security.tls} with a client certificate, ${security.login}` : '';
   return {
     adapter: 'rabbitmq',
-    broker: `RabbitMQ ${fixture.version} single node (${fixture.cluster}, 127.0.0.1), amqplib 2.3.1, durable ${options.queueTypes.join(' and ')} queue(s)`,
+    broker: `RabbitMQ ${fixture.version} single node (${fixture.cluster}, 127.0.0.1${over}), amqplib 2.3.1, durable ${options.queueTypes.join(' and ')} queue(s)`,
+    secure,
+    ...(security ? { security } : {}),
     results,
   };
 }

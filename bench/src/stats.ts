@@ -28,12 +28,21 @@ export interface ResultRow {
 
 export function table(rows: readonly ResultRow[]): string {
   const head = ['scenario', 'library', 'raw', 'ratio', 'unit'];
-  const body = rows.map((r) => [r.scenario, fmt(r.library), fmt(r.raw), r.ratio.toFixed(3), r.unit]);
+  return markdown(
+    head,
+    rows.map((r) => [r.scenario, fmt(r.library), fmt(r.raw), r.ratio.toFixed(3), r.unit]),
+  );
+}
+
+/** A markdown table, each column padded to its widest cell. */
+export function markdown(head: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]?.length ?? 0)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function fmt(n: number): string {
+/** A figure as the tables print it: whole numbers from 100 up, two decimals below. */
+export function fmt(n: number): string {
   return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
 }
