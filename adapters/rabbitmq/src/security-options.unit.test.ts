@@ -2,6 +2,10 @@
 // core's rules (unknown keys name the closest one, `undefined` is absent) plus the combinations only this driver
 // knows (tls needs amqps://, EXTERNAL needs a client certificate); the password, the key and the passphrase
 // appear in no error, inspect output, health reason or log line.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { isLosslessError, type Logger } from '@lossless/core';
 import { describe, expect, it } from 'vitest';
@@ -10,8 +14,33 @@ import { rabbitmq } from './rabbitmq-driver.js';
 
 const PASSWORD = 'Pa55-#-secret-of-the-test';
 const PASSPHRASE = 'pass-phrase-of-the-test';
-const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEv-key-body-of-the-test\n-----END PRIVATE KEY-----\n';
-const CERT = '-----BEGIN CERTIFICATE-----\nMIIC-cert-body\n-----END CERTIFICATE-----\n';
+// A real client certificate with a key encrypted by PASSPHRASE (core checks that both parse and open).
+const dir = mkdtempSync(join(tmpdir(), 'lossless-rmq-tls-'));
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=u',
+    '-passout',
+    `pass:${PASSPHRASE}`,
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+  ],
+  { stdio: 'ignore' },
+);
+const KEY = readFileSync(join(dir, 'k.pem'), 'utf8');
+const CERT = readFileSync(join(dir, 'c.pem'), 'utf8');
+rmSync(dir, { recursive: true, force: true });
+/** A piece of the key's body: it must appear nowhere. */
+const KEY_BODY = KEY.split('\n')[2]?.slice(0, 40) ?? 'unreachable';
 const TLS_URL = 'amqps://127.0.0.1:5686';
 
 function refusal(options: unknown): string {
@@ -20,7 +49,7 @@ function refusal(options: unknown): string {
   } catch (error) {
     expect(isLosslessError(error) && error.code).toBe('INVALID_ARGUMENT');
     const text = `${(error as Error).message}\n${(error as Error).stack}\n${inspect(error, { depth: 10 })}`;
-    for (const secret of [PASSWORD, PASSPHRASE, 'key-body-of-the-test']) expect(text).not.toContain(secret);
+    for (const secret of [PASSWORD, PASSPHRASE, KEY_BODY]) expect(text).not.toContain(secret);
     return (error as Error).message;
   }
   throw new Error('accepted');
@@ -46,7 +75,11 @@ describe('rabbitmq() tls and auth options', () => {
     const absent = { url: TLS_URL, auth: undefined, tls: undefined } as unknown as RabbitMqDriverOptions;
     expect(resolveOptions(absent).tls).toBeUndefined();
     expect(
-      resolveOptions({ url: TLS_URL, auth: { mechanism: 'external' }, tls: { cert: CERT, key: KEY } }).auth,
+      resolveOptions({
+        url: TLS_URL,
+        auth: { mechanism: 'external' },
+        tls: { cert: CERT, key: KEY, passphrase: PASSPHRASE },
+      }).auth,
     ).toEqual({
       mechanism: 'external',
     });
@@ -75,7 +108,7 @@ describe('rabbitmq() tls and auth options', () => {
       refusal({
         url: TLS_URL,
         auth: { mechanism: 'external', password: PASSWORD },
-        tls: { cert: CERT, key: KEY },
+        tls: { cert: CERT, key: KEY, passphrase: PASSPHRASE },
       }),
     ).toMatch(/takes no username or password/);
     expect(refusal({ url: TLS_URL, auth: { username: 'u' } })).toMatch(
@@ -107,7 +140,7 @@ describe('rabbitmq() tls and auth options', () => {
       driver.health().reason ?? '',
       ...lines,
     ].join('\n');
-    for (const secret of [PASSWORD, PASSPHRASE, 'key-body-of-the-test']) expect(text).not.toContain(secret);
+    for (const secret of [PASSWORD, PASSPHRASE, KEY_BODY]) expect(text).not.toContain(secret);
     // A URL without user info has no password: its port is not taken for one (and shown as ***).
     expect(inspect(error, { depth: 10 })).toContain('amqps://127.0.0.1:1');
     expect(text).not.toContain('127.0.0.1:***');

@@ -1,6 +1,11 @@
 // The shared `tls` option: checked by core's rules, turned into Node's options, verification failures recognised.
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isLosslessError } from '../errors.js';
 import { checkOptions } from '../validate.js';
 import { isTlsVerificationError, nodeTlsOptions, TLS_RULE, tlsSecrets } from './tls.js';
@@ -9,6 +14,46 @@ const SHAPE = { tls: TLS_RULE };
 const KEY =
   '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-secret-key-body\n-----END PRIVATE KEY-----\n';
 const context = { where: 'x()', broker: 'x' };
+
+// A real client certificate and key (openssl, as the broker kit's PKI), and an encrypted key.
+const dir = mkdtempSync(join(tmpdir(), 'lossless-tls-'));
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=client',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+  ],
+  { stdio: 'ignore' },
+);
+const CERT = readFileSync(join(dir, 'c.pem'), 'utf8');
+const CERT_KEY = readFileSync(join(dir, 'k.pem'), 'utf8');
+const ENCRYPTED = generateKeyPairSync('ec', {
+  namedCurve: 'P-256',
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'right-phrase' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+}).privateKey;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function invalidText(f: () => unknown): string {
+  try {
+    f();
+  } catch (error) {
+    expect(isLosslessError(error) && error.code).toBe('INVALID_ARGUMENT');
+    return inspect(error, { depth: 10 });
+  }
+  throw new Error('accepted');
+}
 
 function refused(value: unknown): string {
   try {
@@ -25,7 +70,12 @@ describe('tls option', () => {
     const checked = checkOptions<{ tls: Parameters<typeof nodeTlsOptions>[0] }>(
       'x()',
       {
-        tls: { ca: ['-----BEGIN CERTIFICATE-----', Buffer.from('b')], cert: 'c', key: KEY, servername: 'h' },
+        tls: {
+          ca: ['-----BEGIN CERTIFICATE-----', Buffer.from('b')],
+          cert: CERT,
+          key: CERT_KEY,
+          servername: 'h',
+        },
       },
       SHAPE,
     );
@@ -59,6 +109,23 @@ describe('tls option', () => {
         },
       }),
     ).toEqual([]);
+  });
+
+  it('refuses a certificate or key that does not parse, and a wrong passphrase, without quoting either', () => {
+    expect(invalidText(() => nodeTlsOptions({ cert: 'junk', key: CERT_KEY }, context))).toMatch(
+      /tls.cert is not/,
+    );
+    const bad = invalidText(() => nodeTlsOptions({ cert: CERT, key: KEY }, context));
+    expect(bad).toMatch(/tls.key is not a PEM private key/);
+    expect(bad).not.toContain('secret-key-body');
+    const phrase = invalidText(() =>
+      nodeTlsOptions({ cert: CERT, key: ENCRYPTED, passphrase: 'wrong-phrase-xyz' }, context),
+    );
+    expect(phrase).toMatch(/passphrase does not open it/);
+    expect(phrase).not.toContain('wrong-phrase-xyz');
+    expect(
+      nodeTlsOptions({ cert: CERT, key: ENCRYPTED, passphrase: 'right-phrase' }, context).passphrase,
+    ).toBe('right-phrase');
   });
 
   it('warns when verification is turned off, and only then', () => {

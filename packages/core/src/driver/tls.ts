@@ -2,6 +2,7 @@
 // rejectUnauthorized }`. Checked once by core's rules (PEM strings or buffers, the key and passphrase never
 // printed), turned into Node's `tls.connect` options here, and a verification failure (an untrusted certificate,
 // a name it does not cover) recognised in one place, so every driver reports it as the same typed error.
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { ErrorCode, LosslessError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { OptionRule, OptionShape } from '../validate.js';
@@ -106,6 +107,7 @@ export function nodeTlsOptions(
       { broker: context.broker },
     );
   }
+  checkKeyPair(tls, context);
   const out: NodeTlsOptions = { rejectUnauthorized: tls.rejectUnauthorized !== false };
   if (tls.ca !== undefined) out.ca = (Array.isArray(tls.ca) ? tls.ca : [tls.ca as Pem]).map(asNode);
   if (tls.cert !== undefined) out.cert = asNode(tls.cert);
@@ -120,6 +122,37 @@ export function nodeTlsOptions(
     );
   }
   return out;
+}
+
+/**
+ * A client certificate that does not parse, or a key that does not parse or open with the passphrase, is the
+ * caller's mistake: INVALID_ARGUMENT now, naming the option, instead of a TLS error at every connect. Neither the
+ * key nor the passphrase is ever quoted (OpenSSL's reason is not passed on: it can echo input).
+ */
+function checkKeyPair(tls: TlsOptions, context: { where: string; broker: string }): void {
+  const invalid = (what: string) =>
+    new LosslessError(ErrorCode.INVALID_ARGUMENT, `${context.where}: ${what}`, { broker: context.broker });
+  if (tls.cert !== undefined) {
+    try {
+      new X509Certificate(asNode(tls.cert));
+    } catch {
+      throw invalid('tls.cert is not a PEM certificate');
+    }
+  }
+  if (tls.key !== undefined) {
+    try {
+      createPrivateKey({
+        key: asNode(tls.key),
+        ...(tls.passphrase === undefined ? {} : { passphrase: tls.passphrase }),
+      });
+    } catch {
+      throw invalid(
+        tls.passphrase === undefined
+          ? 'tls.key is not a PEM private key (or it is encrypted: give tls.passphrase)'
+          : 'tls.key is not a PEM private key, or tls.passphrase does not open it',
+      );
+    }
+  }
 }
 
 /** OpenSSL's and Node's codes for "the server's certificate is not one to trust" (never retried). */
