@@ -4,6 +4,7 @@
 // the broker kit (@lossless/brokers) uses it, and applications may use it for tooling. Every method talks to the
 // name server (for the cluster's brokers and routes) and to each master broker of the cluster.
 import { ErrorCode, LosslessError } from '@lossless/core/driver';
+import type { RemotingCredentials } from './acl-signing.js';
 import {
   parseServerJson,
   type RemotingResponse,
@@ -54,6 +55,11 @@ export interface RocketMqAdminOptions {
   cluster?: string;
   /** Per-request timeout, ms. Default 5,000. */
   requestTimeoutMs?: number;
+  /**
+   * Sign every request with these (a broker with ACL on: ACL 2.0 username / password, or an ACL 1.0 access key /
+   * secret key). Default: unsigned, which such a broker refuses (NO_PERMISSION → PERMISSION_DENIED).
+   */
+  credentials?: RemotingCredentials;
 }
 
 interface ClusterInfo {
@@ -71,6 +77,7 @@ export class RocketMqAdmin {
   readonly namesrv: readonly string[];
   readonly cluster: string;
   private readonly timeoutMs: number;
+  readonly #credentials: RemotingCredentials | undefined;
 
   constructor(options: RocketMqAdminOptions) {
     this.namesrv = options.namesrv
@@ -82,6 +89,8 @@ export class RocketMqAdmin {
     }
     this.cluster = options.cluster ?? 'DefaultCluster';
     this.timeoutMs = options.requestTimeoutMs ?? 5_000;
+    // A private field: util.inspect and JSON.stringify of the admin never show the secret.
+    this.#credentials = options.credentials;
   }
 
   /** Addresses of the master brokers of the cluster, from the name server. Rejects NOT_FOUND for no broker. */
@@ -340,7 +349,9 @@ export class RocketMqAdmin {
     body?: Buffer,
   ): Promise<RemotingResponse> {
     try {
-      return await remotingCall(address, code, extFields, body, this.timeoutMs);
+      return await remotingCall(address, code, extFields, body, this.timeoutMs, {
+        credentials: this.#credentials,
+      });
     } catch (error) {
       throw new LosslessError(
         ErrorCode.UNAVAILABLE,

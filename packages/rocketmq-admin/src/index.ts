@@ -4,6 +4,14 @@
 // broker kit (@lossless/brokers) administers its RocketMQ with it.
 
 export {
+  ACCESS_KEY_FIELD,
+  type RemotingCredentials,
+  SECURITY_TOKEN_FIELD,
+  SIGNATURE_FIELD,
+  signExtFields,
+  signedContent,
+} from './acl-signing.js';
+export {
   type CreateGroupOptions,
   type CreateTopicOptions,
   type GroupInfo,
@@ -14,6 +22,7 @@ export {
 } from './admin.js';
 export {
   parseServerJson,
+  type RemotingCallOptions,
   RemotingConnectionError,
   type RemotingResponse,
   RequestCode,

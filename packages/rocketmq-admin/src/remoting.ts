@@ -3,7 +3,10 @@
 // API). A frame is [total length][serialize type << 24 | header length][JSON header][body], all big-endian; the
 // total length counts everything after itself, and the answer carries the request's `opaque`. This is the only
 // implementation of the protocol in the repository: the driver and the broker kit import it from this package.
-import { createConnection } from 'node:net';
+// A request is signed (acl-signing.ts) when credentials are given, and goes over TLS when `tls` is.
+import { createConnection, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { type RemotingCredentials, signExtFields } from './acl-signing.js';
 
 /** Request codes (org.apache.rocketmq.remoting.protocol.RequestCode, 5.3.x). */
 export const RequestCode = {
@@ -19,6 +22,13 @@ export const RequestCode = {
   DELETE_TOPIC_IN_BROKER: 215,
   DELETE_TOPIC_IN_NAMESRV: 216,
   GET_TOPIC_CONFIG: 351,
+  /** ACL 2.0 user and ACL administration (broker; super users only). */
+  AUTH_CREATE_USER: 3001,
+  AUTH_UPDATE_USER: 3002,
+  AUTH_GET_USER: 3004,
+  AUTH_CREATE_ACL: 3006,
+  AUTH_UPDATE_ACL: 3007,
+  AUTH_GET_ACL: 3009,
 } as const;
 
 /** Response codes (org.apache.rocketmq.remoting.protocol.ResponseCode) the admin acts on. */
@@ -28,6 +38,8 @@ export const ResponseCode = {
   SYSTEM_BUSY: 2,
   TOPIC_NOT_EXIST: 17,
   QUERY_NOT_FOUND: 22,
+  /** The ACL refused the request: unknown user, wrong signature, or no right on the resource. */
+  NO_PERMISSION: 16,
   SUBSCRIPTION_GROUP_NOT_EXIST: 26,
 } as const;
 
@@ -56,6 +68,14 @@ export class RemotingConnectionError extends Error {
   }
 }
 
+/** How a request reaches its server. */
+export interface RemotingCallOptions {
+  /** Sign the request (ACL): the ext fields get AccessKey, SecurityToken and Signature. */
+  credentials?: RemotingCredentials | undefined;
+  /** Speak TLS: Node's tls.connect options (ca, servername, …); host and port come from the address. */
+  tls?: ConnectionOptions | undefined;
+}
+
 let opaqueSeq = 1;
 
 /**
@@ -69,6 +89,7 @@ export function remotingCall(
   extFields: Record<string, string>,
   body?: Buffer,
   timeoutMs = 5_000,
+  options: RemotingCallOptions = {},
 ): Promise<RemotingResponse> {
   const colon = address.lastIndexOf(':');
   const host = colon > 0 ? address.slice(0, colon) : address;
@@ -82,7 +103,7 @@ export function remotingCall(
       opaque,
       flag: 0,
       serializeTypeCurrentRPC: 'JSON',
-      extFields,
+      extFields: options.credentials ? signExtFields(extFields, body, options.credentials) : extFields,
     }),
     'utf8',
   );
@@ -93,7 +114,9 @@ export function remotingCall(
   header.copy(frame, 8);
   payload.copy(frame, 8 + header.length);
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port });
+    const socket: Socket = options.tls
+      ? tlsConnect({ ...options.tls, host, port })
+      : createConnection({ host, port });
     let received = Buffer.alloc(0);
     let settled = false;
     const finish = (error: Error | undefined, response?: RemotingResponse) => {
@@ -122,7 +145,7 @@ export function remotingCall(
         new RemotingConnectionError(`remoting ${address} code ${code}: connection closed`, 'ECONNRESET'),
       ),
     );
-    socket.once('connect', () => socket.write(frame));
+    socket.once(options.tls ? 'secureConnect' : 'connect', () => socket.write(frame));
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       while (received.length >= 4) {
