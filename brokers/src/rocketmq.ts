@@ -24,6 +24,10 @@
 // broker's own topic (which it can only do once the broker registered with the name server) and its gRPC port
 // accepts connections; the name server is ready when it answers a cluster-info query and, if the broker runs,
 // lists it.
+//
+// `secure: true` is the secured variant (rocketmq-secure.ts): cluster rocketmq-<version>-secure on ports of its
+// own, ACL 2.0 on broker and proxy, TLS enforced on the proxy. Every remoting call of the kit is then signed as
+// the super user, and the proxy's readiness query goes over verified TLS and is authenticated.
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +43,7 @@ import {
 } from '@lossless/rocketmq-admin';
 import { defaultLog, kitHome } from './home.js';
 import { resolveJars } from './maven.js';
+import type { Pki } from './pki.js';
 import {
   exclusive as exclusiveOn,
   killHard,
@@ -49,6 +54,16 @@ import {
   tailFile,
   waitUntil,
 } from './process.js';
+import {
+  ADMIN_CREDENTIALS,
+  ensureUsers,
+  kitTls,
+  SECURE_ROCKETMQ_PORTS,
+  secureBrokerProperties,
+  secureProxyConfig,
+  secureProxyJvmFlags,
+} from './rocketmq-secure.js';
+import { securePki, secureSettings } from './secure.js';
 import type {
   Broker,
   BrokerNode,
@@ -155,7 +170,9 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   const log =
     options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : (_line: string): void => undefined);
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-  const cluster = `rocketmq-${version}`;
+  const secure = options.secure === true;
+  const PORTS = secure ? SECURE_ROCKETMQ_PORTS : ROCKETMQ_PORTS;
+  const cluster = secure ? `rocketmq-${version}-secure` : `rocketmq-${version}`;
   const base = join(kitHome(options.home), cluster);
   const dirs = {
     conf: join(base, 'conf'),
@@ -170,12 +187,23 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   const proxyHome = join(dirs.home, 'proxy');
   const settings: RocketMqSettings = {
     kind: 'rocketmq',
-    endpoints: `${HOST}:${ROCKETMQ_PORTS.grpc}`,
-    namesrv: `${HOST}:${ROCKETMQ_PORTS.namesrv}`,
+    endpoints: `${HOST}:${PORTS.grpc}`,
+    namesrv: `${HOST}:${PORTS.namesrv}`,
     cluster: CLUSTER_NAME,
-    broker: `${HOST}:${ROCKETMQ_PORTS.broker}`,
+    broker: `${HOST}:${PORTS.broker}`,
+    ...(secure ? { security: secureSettings(options.home) } : {}),
   };
-  const proxyRemoting = `${HOST}:${ROCKETMQ_PORTS.proxyRemoting}`;
+  /** How the kit's own remoting calls are signed (the super user) on the secured fixture. */
+  const signed = secure ? { credentials: ADMIN_CREDENTIALS } : {};
+  let pkiPromise: Promise<Pki> | undefined;
+  function pki(): Promise<Pki> {
+    pkiPromise ??= securePki(options.home).catch((e: unknown) => {
+      pkiPromise = undefined;
+      throw e;
+    });
+    return pkiPromise;
+  }
+  const proxyRemoting = `${HOST}:${PORTS.proxyRemoting}`;
 
   let jarsPromise: Promise<string> | undefined;
   function jars(): Promise<string> {
@@ -213,12 +241,12 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     return { ...process.env, ROCKETMQ_HOME: base, RMQ_PROXY_HOME: base, NAMESRV_ADDR: settings.namesrv };
   }
 
-  function writeConfig(): void {
+  function writeConfig(certs: Pki | undefined): void {
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
     writeFileSync(
       join(dirs.conf, 'namesrv.properties'),
       properties({
-        listenPort: ROCKETMQ_PORTS.namesrv,
+        listenPort: PORTS.namesrv,
         kvConfigPath: join(dirs.home, 'namesrv', 'kvConfig.json'),
       }),
     );
@@ -230,8 +258,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         brokerId: 0,
         brokerRole: 'ASYNC_MASTER',
         brokerIP1: HOST,
-        listenPort: ROCKETMQ_PORTS.broker,
-        haListenPort: ROCKETMQ_PORTS.brokerHa,
+        listenPort: PORTS.broker,
+        haListenPort: PORTS.brokerHa,
         namesrvAddr: settings.namesrv,
         // Durability: fsync before answering SEND_OK.
         flushDiskType: 'SYNC_FLUSH',
@@ -249,6 +277,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         maxIndexNum: 200_000,
         // A disk more than 75 % full would otherwise stop writes on a shared CI machine.
         diskMaxUsedSpaceRatio: 95,
+        ...(secure ? secureBrokerProperties() : {}),
         ...options.brokerProperties,
       }),
     );
@@ -259,8 +288,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
           rocketMQClusterName: CLUSTER_NAME,
           proxyMode: 'cluster',
           namesrvAddr: settings.namesrv,
-          grpcServerPort: ROCKETMQ_PORTS.grpc,
-          remotingListenPort: ROCKETMQ_PORTS.proxyRemoting,
+          grpcServerPort: PORTS.grpc,
+          remotingListenPort: PORTS.proxyRemoting,
           // A route answer names the host and port the client dialled (cluster mode echoes the request's
           // endpoints; without this the port would be replaced by grpcServerPort), so a client behind a port
           // mapping or a TCP fault proxy keeps using that address for sends, receives and acks.
@@ -271,6 +300,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
           topicConfigCacheRefreshSeconds: 1,
           grpcShutdownTimeSeconds: 3,
           enablePrintJstack: false,
+          ...(certs ? secureProxyConfig(certs) : {}),
         },
         null,
         2,
@@ -280,16 +310,25 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
 
   /** The broker answers a remoting request itself (its runtime info). */
   async function brokerAnswers(): Promise<boolean> {
-    const r = await remotingCall(settings.broker, GET_BROKER_RUNTIME_INFO, {}, undefined, 2_000);
+    const r = await remotingCall(settings.broker, GET_BROKER_RUNTIME_INFO, {}, undefined, 2_000, signed);
     return r.code === SUCCESS;
   }
 
+  /** The name server's cluster info (which brokers are registered), as the kit's admin asks for it. */
+  function clusterInfo() {
+    return remotingCall(settings.namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, {}, undefined, 2_000, signed);
+  }
+
   async function namesrvListsBroker(): Promise<boolean> {
-    const r = await remotingCall(settings.namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, {}, undefined, 2_000);
+    const r = await clusterInfo();
     return r.code === SUCCESS && r.body.toString('utf8').includes(settings.broker);
   }
 
-  /** The proxy answers a route query for the broker's own topic: proxy up, broker registered, route known. */
+  /**
+   * The proxy answers a route query for the broker's own topic: proxy up, broker registered, route known. On the
+   * secured fixture the query goes over TLS verified against the kit's CA, signed: the proxy's certificate and
+   * its ACL (which reads the users from the broker) both work.
+   */
   async function proxyRoutes(topic: string): Promise<boolean> {
     const r = await remotingCall(
       proxyRemoting,
@@ -297,6 +336,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
       { topic, acceptStandardJsonOnly: 'true' },
       undefined,
       3_000,
+      secure ? { ...signed, tls: kitTls(await pki()) } : {},
     );
     return r.code === SUCCESS && routeWriteQueues(r.body) > 0;
   }
@@ -308,6 +348,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     args: () => string[];
     heap: string[];
     logback: string;
+    /** JVM flags of the secured fixture (TLS system properties). */
+    secureFlags?: (certs: Pki) => string[];
     /** user.home of the JVM, where RocketMQ writes its logs (default: the shared home). */
     userHome?: string;
     /** RocketMQ's own main log for this node, for logTail. */
@@ -320,9 +362,9 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   const brokerSpec: NodeSpec = {
     name: 'broker',
     ports: {
-      broker: ROCKETMQ_PORTS.broker,
-      brokerFast: ROCKETMQ_PORTS.brokerFast,
-      brokerHa: ROCKETMQ_PORTS.brokerHa,
+      broker: PORTS.broker,
+      brokerFast: PORTS.brokerFast,
+      brokerHa: PORTS.brokerHa,
     },
     mainClass: 'org.apache.rocketmq.broker.BrokerStartup',
     args: () => ['-c', join(dirs.conf, 'broker.conf'), '-n', settings.namesrv],
@@ -337,38 +379,30 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   };
   const namesrvSpec: NodeSpec = {
     name: 'namesrv',
-    ports: { namesrv: ROCKETMQ_PORTS.namesrv },
+    ports: { namesrv: PORTS.namesrv },
     mainClass: 'org.apache.rocketmq.namesrv.NamesrvStartup',
     args: () => ['-c', join(dirs.conf, 'namesrv.properties')],
     heap: options.namesrvHeap ?? ['-Xms256m', '-Xmx512m'],
     logback: 'rmq.namesrv.logback.xml',
     mainLog: join(rocketLogs, 'namesrv.log'),
     ready: async () => {
-      if (!running('broker')) {
-        const r = await remotingCall(
-          settings.namesrv,
-          RequestCode.GET_BROKER_CLUSTER_INFO,
-          {},
-          undefined,
-          2_000,
-        );
-        return r.code === SUCCESS;
-      }
+      if (!running('broker')) return (await clusterInfo()).code === SUCCESS;
       // The running broker re-registers within registerNameServerPeriod (10 s).
       return namesrvListsBroker();
     },
   };
   const proxySpec: NodeSpec = {
     name: 'proxy',
-    ports: { grpc: ROCKETMQ_PORTS.grpc, proxyRemoting: ROCKETMQ_PORTS.proxyRemoting },
+    ports: { grpc: PORTS.grpc, proxyRemoting: PORTS.proxyRemoting },
     mainClass: 'org.apache.rocketmq.proxy.ProxyStartup',
     args: () => ['-pm', 'cluster', '-pc', join(dirs.conf, 'rmq-proxy.json'), '-n', settings.namesrv],
     heap: options.proxyHeap ?? ['-Xms256m', '-Xmx512m', '-XX:MaxDirectMemorySize=256m'],
     logback: 'rmq.proxy.logback.xml',
     userHome: proxyHome,
+    secureFlags: secureProxyJvmFlags,
     mainLog: join(proxyHome, 'logs', 'rocketmqlogs', 'proxy.log'),
     // A cluster-mode proxy needs a name server and a registered broker to start at all (it exits otherwise).
-    ready: async () => (await portOpen(HOST, ROCKETMQ_PORTS.grpc)) && proxyRoutes(BROKER_NAME),
+    ready: async () => (await portOpen(HOST, PORTS.grpc)) && proxyRoutes(BROKER_NAME),
   };
   /** In node order: index 0 (the default of kill/restart) is the broker holding the messages. */
   const specs: NodeSpec[] = [brokerSpec, namesrvSpec, proxySpec];
@@ -385,11 +419,19 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     if (livePid(pf) === undefined) {
       const lib = await jars();
       await waitPortsFree(spec, 20_000);
-      writeConfig();
+      const certs = secure ? await pki() : undefined;
+      writeConfig(certs);
       const started = Date.now();
+      const flags = certs && spec.secureFlags ? spec.secureFlags(certs) : [];
       spawnDetached({
         command: javaCommand(),
-        args: [...spec.heap, ...jvmArgs(lib, spec.logback, spec.userHome), spec.mainClass, ...spec.args()],
+        args: [
+          ...spec.heap,
+          ...flags,
+          ...jvmArgs(lib, spec.logback, spec.userHome),
+          spec.mainClass,
+          ...spec.args(),
+        ],
         env: javaEnv(),
         cwd: base,
         logFile: outFile(spec.name),
@@ -474,7 +516,11 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   let upPromise: Promise<void> | undefined;
 
   // @lossless/rocketmq-admin's remoting admin, plus what only the kit needs: waiting for the proxy's route cache.
-  const remoting = new RemotingAdmin({ namesrv: settings.namesrv, cluster: CLUSTER_NAME });
+  const remoting = new RemotingAdmin({
+    namesrv: settings.namesrv,
+    cluster: CLUSTER_NAME,
+    ...(secure ? { credentials: ADMIN_CREDENTIALS } : {}),
+  });
   const admin: RocketMqAdmin = {
     async createTopic(name, topicOptions = {}) {
       await remoting.createTopic(name, topicOptions);
@@ -544,6 +590,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         // broker of the cluster.
         await startNode(namesrvSpec);
         await startNode(brokerSpec);
+        // The limited user and its ACL, before the proxy (which reads them from the broker) serves clients.
+        if (secure) await ensureUsers(settings.broker);
         await startNode(proxySpec);
         log(
           `rocketmq ${version} up in ${((Date.now() - started) / 1000).toFixed(1)} s (gRPC ${settings.endpoints})`,

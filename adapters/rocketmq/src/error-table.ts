@@ -14,6 +14,7 @@ import {
   type ErrorMapper,
   type ErrorRow,
   errorMapper,
+  isTlsVerificationError,
   LosslessError,
   nativeCode,
   nativeMessage,
@@ -196,7 +197,21 @@ export function lookup(error: unknown): { key: number | string; row: ErrorRow; n
   return undefined;
 }
 
+/**
+ * The proxy's certificate failed verification (an untrusted CA, a name it does not carry, expired): grpc-js
+ * reports it as 14 UNAVAILABLE ("No connection established. Last error: … unable to get local issuer
+ * certificate"), which would be retried as a lost connection. No retry changes a certificate: refused at once.
+ */
+const TLS_VERIFICATION_ROW: ErrorRow = {
+  code: ErrorCode.PERMISSION_DENIED,
+  retriable: false,
+  meaning: "the proxy's TLS certificate is not trusted or does not carry the expected name",
+};
+
 const mapper = errorMapper('rocketmq', (error) => {
+  if (isTlsVerificationError(error)) {
+    return { row: TLS_VERIFICATION_ROW, detail: `(tls) ${describeError(error)}` };
+  }
   const found = lookup(error);
   if (!found) return undefined;
   return { row: found.row, detail: `(${String(found.key)}) ${describeError(error)}` };

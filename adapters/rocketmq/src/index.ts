@@ -27,5 +27,5 @@ export {
   deadLetterGroupName,
   deadLetterTopicName,
 } from './naming.js';
-export type { RocketMqDriverOptions } from './options.js';
+export type { RocketMqAuth, RocketMqDriverOptions } from './options.js';
 export { DEFAULT_QUEUES, type RocketMqDriver, rocketmq } from './rocketmq-driver.js';

@@ -11,6 +11,9 @@ import {
   type OptionShape,
   redactAddress,
   Secrets,
+  TLS_RULE,
+  type TlsOptions,
+  tlsSecrets,
 } from '@lossless/core/driver';
 
 export interface RocketMqDriverOptions {
@@ -41,10 +44,34 @@ export interface RocketMqDriverOptions {
   /** Whether the cluster replicates every message (the `replication` capability). Default false. */
   replicated?: boolean;
   /**
+   * TLS to the proxy (its presence turns TLS on; the proxy of a secured RocketMQ refuses plaintext). `ca`
+   * replaces Node's roots for this driver's connections only, `servername` is the name the proxy's certificate
+   * must carry (default: the host of `endpoints`), `rejectUnauthorized: false` turns verification off (logged).
+   * `cert` / `key` / `passphrase` are refused: the RocketMQ 5 proxy's gRPC port never asks for a client
+   * certificate (ClientAuth.NONE in ProxyAndTlsProtocolNegotiator, 5.3.x).
+   */
+  tls?: TlsOptions;
+  /**
+   * The credentials of a RocketMQ with ACL (ACL 2.0: a user's username and password; ACL 1.0 or a hosted
+   * instance: its access key and secret key). They sign every gRPC request (rocketmq-client-nodejs's
+   * `sessionCredentials`, an HMAC-SHA1 of the request time; the secret is never sent) and every remoting request
+   * of declare() and subscribe() (the same HMAC over the request's fields).
+   */
+  auth?: RocketMqAuth;
+  /**
    * Where the driver and the RocketMQ client log. Default: the client's messages are dropped (it would
    * otherwise write to $HOME/logs/rocketmq) and the driver's warnings go to core's console logger.
    */
   logger?: Logger;
+}
+
+/** ACL credentials: access key = ACL 2.0 username, secret key = its password. */
+export interface RocketMqAuth {
+  accessKey: string;
+  /** Never printed, never sent (only its HMAC is). */
+  secretKey: string;
+  /** The token of temporary (STS) credentials. Never printed. */
+  securityToken?: string;
 }
 
 export interface ResolvedOptions {
@@ -58,6 +85,8 @@ export interface ResolvedOptions {
   readonly requestTimeoutMs: number;
   readonly replicated: boolean;
   readonly logger: Logger | undefined;
+  readonly tls: TlsOptions | undefined;
+  readonly auth: RocketMqAuth | undefined;
 }
 
 /**
@@ -96,6 +125,15 @@ export const OPTIONS_SHAPE: OptionShape = {
   requestTimeoutMs: { type: 'integer', min: 1_000, max: 120_000 },
   replicated: { type: 'boolean' },
   logger: LOGGER_RULE,
+  tls: TLS_RULE,
+  auth: {
+    type: 'object',
+    shape: {
+      accessKey: { type: 'string', minLength: 1, maxLength: 1024 },
+      secretKey: { type: 'string', minLength: 1, maxLength: 1024, secret: true },
+      securityToken: { type: 'string', minLength: 1, maxLength: 8192, secret: true },
+    },
+  },
 };
 
 function invalid(message: string): LosslessError {
@@ -103,17 +141,19 @@ function invalid(message: string): LosslessError {
 }
 
 /**
- * Every secret the options may carry. The driver takes no credentials yet (ACL access keys come with the
- * TLS/SASL issue, which adds `sessionCredentials.accessSecret` and `securityToken` here); user info pasted into
- * an address counts. Never throws.
+ * Every secret the options may carry: `auth.secretKey` and `auth.securityToken`, the TLS key and passphrase
+ * (refused, but possibly given), and user info pasted into an address. Never throws.
  */
 export function optionSecrets(options: unknown): Secrets {
   const found: string[] = [];
   try {
-    const o = options as { endpoints?: unknown; namesrv?: unknown } | null;
+    const o = options as { endpoints?: unknown; namesrv?: unknown; auth?: unknown; tls?: unknown } | null;
     for (const v of [o?.endpoints, o?.namesrv]) {
       if (typeof v === 'string') for (const part of v.split(';')) found.push(...addressSecrets(part));
     }
+    const auth = o?.auth as { secretKey?: unknown; securityToken?: unknown } | null | undefined;
+    for (const v of [auth?.secretKey, auth?.securityToken]) if (typeof v === 'string') found.push(v);
+    found.push(...tlsSecrets(o?.tls));
   } catch {
     // a getter or Proxy that throws: checkOptions reports it
   }
@@ -159,5 +199,35 @@ function resolve(input: RocketMqDriverOptions): ResolvedOptions {
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     replicated: options.replicated ?? false,
     logger: options.logger,
+    tls: checkTls(options.tls),
+    auth: checkAuth(options.auth),
+  };
+}
+
+/** What the proxy cannot take: a client certificate (it never asks for one). */
+function checkTls(tls: TlsOptions | undefined): TlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  for (const key of ['cert', 'key', 'passphrase'] as const) {
+    if (tls[key] !== undefined) {
+      throw invalid(
+        `tls.${key}: a client certificate is not supported by the RocketMQ proxy (its gRPC port never asks ` +
+          'for one); authenticate with auth: { accessKey, secretKey } instead',
+      );
+    }
+  }
+  return tls;
+}
+
+function checkAuth(auth: Partial<RocketMqAuth> | undefined): RocketMqAuth | undefined {
+  if (auth === undefined) return undefined;
+  if (auth.accessKey === undefined || auth.secretKey === undefined) {
+    throw invalid(
+      `auth needs both accessKey and secretKey (missing: ${auth.accessKey === undefined ? 'accessKey' : 'secretKey'})`,
+    );
+  }
+  return {
+    accessKey: auth.accessKey,
+    secretKey: auth.secretKey,
+    ...(auth.securityToken === undefined ? {} : { securityToken: auth.securityToken }),
   };
 }

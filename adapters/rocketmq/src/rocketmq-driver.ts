@@ -4,7 +4,6 @@
 // retries nothing: core does (see @lossless/core/driver).
 import { format } from 'node:util';
 import { consoleLogger, type Logger } from '@lossless/core';
-import type { Secrets } from '@lossless/core/driver';
 import {
   abortableDelay,
   type Capabilities,
@@ -20,7 +19,9 @@ import {
   type NormalizedSubscription,
   type NormalizedTopic,
   type NormalizedTopology,
+  nodeTlsOptions,
   retryPause,
+  type Secrets,
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
@@ -29,7 +30,7 @@ import { type ILogger, Producer, SimpleConsumer, StatusChecker } from 'rocketmq-
 import definitionPb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/definition_pb.js';
 import servicePb from 'rocketmq-client-nodejs/proto/apache/rocketmq/v2/service_pb.js';
 import { type ConsumerHost, RocketMqSubscription } from './consumer.js';
-import { classifyNative, whileBrokerRestarts } from './error-table.js';
+import { classifyNative, lookup, whileBrokerRestarts } from './error-table.js';
 import { type DecodedMessage, recordOf, toRocketMessage } from './message-mapping.js';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName } from './naming.js';
 import {
@@ -39,6 +40,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { guardTelemetry } from './telemetry-guard.js';
+import { type ChannelCredentials, channelCredentials, secureChannels } from './tls-channel.js';
 
 /** Queues of a topic declared without `partitions`. */
 export const DEFAULT_QUEUES = 4;
@@ -52,6 +54,21 @@ const PROBE_INTERVAL_MS = 2_000;
 const ROUTE_WAIT_MS = 60_000;
 /** How long subscribe() retries starting a consumer while the proxy is unreachable (e.g. just restarted), ms. */
 const CONSUMER_START_WAIT_MS = 60_000;
+
+/**
+ * The proxy authenticated the caller and its ACL refused the topic: 40300 FORBIDDEN, or — as a 5.3.3 proxy
+ * answers an authorisation failure — 40100 with "has no permission to access" (a failed authentication says
+ * "check signature failed" or "User:… is not found"). For the connectivity probe, a topic a limited user has no
+ * rights on, it proves the proxy is up and the credentials are good.
+ */
+function refusedOnlyByAcl(error: unknown): boolean {
+  const found = lookup(error);
+  if (found?.key === 40300) return true;
+  return (
+    found?.key === 40100 &&
+    /has no permission to access/.test(found.native instanceof Error ? found.native.message : '')
+  );
+}
 
 /** What a connect attempt may be refused with that no retry changes (see connectOnce). */
 const REFUSALS: ReadonlySet<string> = new Set([
@@ -81,8 +98,10 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
   private readonly options: ResolvedOptions;
   private readonly logger: Logger;
   private readonly clientLogger: ILogger;
-  /** What the driver must never print (none yet: the ACL issue adds the access-key secret). */
+  /** What the driver must never print: the secret key, the security token, user info in an address. */
   private readonly secrets: Secrets;
+  /** TLS credentials of every gRPC channel (undefined: plaintext). */
+  private readonly channelCredentials: ChannelCredentials | undefined;
   private producer: Producer | undefined;
   private readonly healthState: HealthTracker;
   /** Aborted on close: ends the driver's polling waits. */
@@ -112,10 +131,19 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     this.invisibleDurationMs = this.options.invisibleDurationMs;
     this.awaitDurationMs = this.options.awaitDurationMs;
     this.requestTimeoutMs = this.options.requestTimeoutMs;
+    const tls = this.options.tls;
+    this.channelCredentials = tls
+      ? channelCredentials(
+          nodeTlsOptions(tls, { where: 'rocketmq()', broker: 'rocketmq', logger: this.logger }),
+        )
+      : undefined;
+    const auth = this.options.auth;
     this.admin = new RocketMqAdmin({
       namesrv: this.options.namesrv,
       cluster: this.options.cluster,
       requestTimeoutMs: this.options.requestTimeoutMs,
+      // The same credentials sign declare()'s and subscribe()'s remoting calls to the name server and broker.
+      ...(auth ? { credentials: auth } : {}),
     });
     this.capabilities = {
       maxMessageBytes: this.options.maxMessageBytes,
@@ -131,6 +159,8 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       staleAckDetection: true,
       storesSubscriptionSettings: true, // the group's retryMaxTimes
       retainsBeforeSubscription: false,
+      authentication: ['ACL 2.0 access key / secret key (HMAC-SHA1)'], // `auth`
+      tls: true, // to the proxy; no client certificate
     };
   }
 
@@ -156,7 +186,9 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       maxAttempts: 1,
       requestTimeout: this.options.requestTimeoutMs,
       logger: this.clientLogger,
+      ...this.clientSecurity(),
     });
+    this.secured(producer);
     guardTelemetry(producer);
     this.producer = producer;
     await producer.startup();
@@ -182,15 +214,44 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     this.probeTimer.unref();
   }
 
-  /** One route query for a topic that does not exist: undefined when the proxy answered, else the error. */
+  /**
+   * One route query for a topic that does not exist: undefined when the proxy answered (no such topic, or, for a
+   * user without rights on it, FORBIDDEN), else the error.
+   */
   private async probe(timeoutMs: number): Promise<LosslessError | undefined> {
     try {
       await this.queryRoute(PROBE_TOPIC, timeoutMs);
       return undefined;
     } catch (error) {
+      if (refusedOnlyByAcl(error)) return undefined;
       const e = this.classify(error) ?? internal('route query failed', error);
       return e.code === ErrorCode.NOT_FOUND ? undefined : e;
     }
+  }
+
+  /** What every Producer and SimpleConsumer gets: TLS and the ACL credentials. */
+  private clientSecurity(): {
+    sslEnabled?: true;
+    sessionCredentials?: { accessKey: string; accessSecret: string; securityToken?: string };
+  } {
+    const auth = this.options.auth;
+    return {
+      ...(this.channelCredentials ? { sslEnabled: true } : {}),
+      ...(auth
+        ? {
+            sessionCredentials: {
+              accessKey: auth.accessKey,
+              accessSecret: auth.secretKey,
+              ...(auth.securityToken === undefined ? {} : { securityToken: auth.securityToken }),
+            },
+          }
+        : {}),
+    };
+  }
+
+  /** Points a new client's channels at the driver's TLS credentials (see tls-channel.ts). */
+  private secured<C extends Producer | SimpleConsumer>(client: C): C {
+    return this.channelCredentials ? secureChannels(client, this.channelCredentials) : client;
   }
 
   private async tick(): Promise<void> {
@@ -502,7 +563,9 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
         awaitDuration: this.options.awaitDurationMs,
         requestTimeout: this.options.requestTimeoutMs,
         logger: this.clientLogger,
+        ...this.clientSecurity(),
       });
+      this.secured(consumer);
       guardTelemetry(consumer);
       try {
         await consumer.startup();
