@@ -31,6 +31,6 @@ export function casesFor(settings: BrokerSettings | undefined): readonly Conform
 
 /**
  * What `--secure` runs on a secured fixture: the security group (S1–S7) and the core cases (publish/confirm,
- * consume/ack, redelivery, dead letters, a broker restart, shutdown) over TLS with authentication.
+ * a confirm that survives SIGKILL of the broker, consume/ack, redelivery, dead letters, a broker restart).
  */
 export const secureCaseIds: readonly string[] = [...securityCases.map((c) => c.id), ...SECURE_CORE_CASES];

@@ -1,5 +1,6 @@
 // Greps the whole output (stdout and stderr) of a process that uses a recognisable secret in every place a
-// credential goes, on RabbitMQ, Kafka and RocketMQ from the kit, with the default console loggers.
+// credential goes, on RabbitMQ, Kafka and RocketMQ from the kit (plain and secured), with the default console
+// loggers.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import {
@@ -16,7 +17,8 @@ it('no secret in any error, stack, cause or log line of a whole process', { time
   const rabbit = createBroker('rabbitmq');
   const kafka = createBroker('kafka');
   const rocket = createBroker('rocketmq');
-  await Promise.all([rabbit.up(), kafka.up(), rocket.up()]);
+  const secured = (['rabbitmq', 'kafka', 'rocketmq'] as const).map((k) => createBroker(k, { secure: true }));
+  await Promise.all([rabbit.up(), kafka.up(), rocket.up(), ...secured.map((b) => b.up())]);
   const r = rocket.settings as RocketMqSettings;
   const settings = {
     rabbitmq: (rabbit.settings as RabbitMqSettings).urls[0],
@@ -31,7 +33,12 @@ it('no secret in any error, stack, cause or log line of a whole process', { time
       resolve(import.meta.dirname, 'secret-run.ts'),
       JSON.stringify(settings),
     ],
-    { cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env, LOSSLESS_TEST_SECRET: SECRET } },
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, LOSSLESS_TEST_SECRET: SECRET, LOSSLESS_TEST_SECURE: '1' },
+    },
   );
   const output = `${run.stdout}\n${run.stderr}`;
   expect(run.status, output).toBe(0);
@@ -50,6 +57,10 @@ it('no secret in any error, stack, cause or log line of a whole process', { time
     'kafka: nothing listens': 'UNAVAILABLE',
     'rocketmq: secret in an endpoint': 'INVALID_ARGUMENT',
     'rocketmq: unknown key with a secret': 'INVALID_ARGUMENT',
+    'rabbitmq secured: wrong password in auth': 'PERMISSION_DENIED',
+    'rabbitmq secured: the secret in a client key that does not parse': 'INVALID_ARGUMENT',
+    'kafka secured: wrong SASL password': 'PERMISSION_DENIED',
+    'rocketmq secured: wrong secret key': 'PERMISSION_DENIED',
   });
   const leaks = output
     .split('\n')

@@ -296,4 +296,4 @@ export const securityCases: readonly ConformanceCase[] = [
 ];
 
 /** The catalog cases `--secure` runs over TLS with authentication, beside S1–S7: the core of every promise. */
-export const SECURE_CORE_CASES: readonly string[] = ['T2', 'P1', 'P4', 'P7', 'C1', 'C2', 'C7', 'F2', 'L2'];
+export const SECURE_CORE_CASES: readonly string[] = ['P1', 'P4', 'C1', 'C2', 'C7', 'F2'];
