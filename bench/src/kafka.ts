@@ -239,7 +239,9 @@ export async function kafkaBench(
     const tls = { ca: [m.ca], servername: m.servername };
     const sasl = { mechanism: 'scram-sha-512', username: m.username, password: m.password } as const;
     driverSecurity = { tls, sasl };
-    rawSecurity = { ssl: tls, sasl };
+    // Copies: kafkajs writes into the sasl object it is given (authenticationProvider), which the driver would
+    // then refuse as an unknown key.
+    rawSecurity = { ssl: { ...tls }, sasl: { ...sasl } };
     const first = brokers[0] ?? '';
     const colon = first.lastIndexOf(':');
     security = {
