@@ -37,7 +37,7 @@ const rows: [keyof Capabilities, string][] = [
   ['retainsBeforeSubscription', 'a new subscription sees older messages'],
   ['storesSubscriptionSettings', 'another maxDeliveries on re-declaring is a CONFLICT'],
   ['maxHeaderBytes', "largest headers (names + values), below core's limits"],
-  ['tls', 'TLS (`tls`: CA, client certificate, server name)'],
+  ['tls', 'TLS (the `tls` option; client certificates: RabbitMQ, Kafka)'],
   ['authentication', 'authentication mechanisms'],
 ];
 
