@@ -5,7 +5,7 @@
 // with the refusal (the kit runs RocketMQ without ACL; ACL fixtures come with the TLS/SASL issue).
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
-import { connect, isLosslessError, type Logger } from '@lossless/core';
+import { connect, isLosslessError, type Logger, silentLogger } from '@lossless/core';
 import { remotingErrorRow } from '@lossless/rocketmq-admin';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classifyNative, ERROR_TABLE } from './error-table.js';
@@ -173,10 +173,7 @@ describe('rocketmq driver: a refused connect ends at once', () => {
     for (const s of servers) s.forceShutdown();
   });
 
-  for (const [what, code] of [
-    ['UNAUTHORIZED', 40100],
-    ['FORBIDDEN', 40300],
-  ] as const) {
+  for (const [what, code] of [['UNAUTHORIZED', 40100]] as const) {
     it(`${what} (${code}) at connect is PERMISSION_DENIED within 2 s, not UNAVAILABLE at the 10 s deadline`, async () => {
       const fake = await refusingProxy(code);
       servers.push(fake.server);
@@ -202,4 +199,29 @@ describe('rocketmq driver: a refused connect ends at once', () => {
       expectClean([...exposed(error), ...lines]);
     });
   }
+
+  // FORBIDDEN on connect's probe (a route query for a topic that does not exist) says the proxy authenticated the
+  // caller and its ACL does not cover that topic — true of every user with limited rights, whose credentials are
+  // good: connect() succeeds, and the refusal comes on the call that needs the right, at once.
+  it('FORBIDDEN (40300) at connect proves the credentials; the publish that needs the right is PERMISSION_DENIED at once', async () => {
+    const fake = await refusingProxy(40300);
+    servers.push(fake.server);
+    const bus = await connect(
+      rocketmq({ endpoints: `127.0.0.1:${fake.port}`, namesrv: '127.0.0.1:1', logger: silentLogger }),
+      { connectTimeoutMs: 10_000, logger: silentLogger },
+    );
+    try {
+      expect(fake.calls()).toBe(1);
+      const started = Date.now();
+      const error = await bus.publish('forbidden-topic', { body: 'x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as { code?: string }).code).toBe('PERMISSION_DENIED');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expectClean(exposed(error));
+    } finally {
+      await bus.close();
+    }
+  });
 });
