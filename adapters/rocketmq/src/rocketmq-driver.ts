@@ -41,6 +41,7 @@ import {
 } from './options.js';
 import { guardTelemetry } from './telemetry-guard.js';
 import { type ChannelCredentials, channelCredentials, secureChannels } from './tls-channel.js';
+import { speaksTls } from './tls-probe.js';
 
 /** Queues of a topic declared without `partitions`. */
 export const DEFAULT_QUEUES = 4;
@@ -193,6 +194,8 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     this.producer = producer;
     await producer.startup();
     let last: LosslessError | undefined;
+    // Asked once per connect, on the first unreachable answer without `tls` (see tls-probe.ts).
+    let askedTls = false;
     for (;;) {
       if (signal.aborted) {
         throw new LosslessError(
@@ -205,6 +208,17 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       const outcome = await this.probe(Math.min(this.options.requestTimeoutMs, 3_000));
       if (outcome === undefined) break;
       if (REFUSALS.has(outcome.code) && !outcome.retriable) throw outcome;
+      if (outcome.code === ErrorCode.UNAVAILABLE && !this.channelCredentials && !askedTls) {
+        askedTls = true;
+        if (await speaksTls(this.options.endpoints)) {
+          throw new LosslessError(
+            ErrorCode.INVALID_ARGUMENT,
+            `rocketmq: the proxy at ${this.options.endpoints} speaks TLS and this driver does not: give the ` +
+              '`tls` option (e.g. `tls: {}` for a certificate from a public CA)',
+            { broker: 'rocketmq', cause: outcome },
+          );
+        }
+      }
       last = outcome;
       await abortableDelay(250, signal);
     }

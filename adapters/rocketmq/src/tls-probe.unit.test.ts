@@ -1,0 +1,67 @@
+// speaksTls(): a TLS server is recognised; a plaintext server, a closed port and a server that never answers are
+// not, the last one within the probe's bound.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
+import { afterAll, describe, expect, it } from 'vitest';
+import { speaksTls } from './tls-probe.js';
+
+const servers: Server[] = [];
+afterAll(() => {
+  for (const s of servers) s.close();
+});
+
+function listen(server: Server): Promise<string> {
+  servers.push(server);
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as { port: number }).port}`)),
+  );
+}
+
+describe('speaksTls', () => {
+  it('tells a TLS port from a plaintext one, a closed one and a silent one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lossless-probe-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'k.pem'),
+        '-out',
+        join(dir, 'c.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const tlsServer = createTlsServer({
+      key: readFileSync(join(dir, 'k.pem')),
+      cert: readFileSync(join(dir, 'c.pem')),
+    });
+    rmSync(dir, { recursive: true, force: true });
+    const tlsAddress = await listen(tlsServer);
+    const plainAddress = await listen(
+      createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n')),
+    );
+    const silentAddress = await listen(createServer(() => {}));
+    const closed = await listen(createServer());
+    servers.pop()?.close();
+
+    expect(await speaksTls(tlsAddress)).toBe(true);
+    expect(await speaksTls(`${tlsAddress};127.0.0.1:1`)).toBe(true);
+    expect(await speaksTls(plainAddress)).toBe(false);
+    expect(await speaksTls(closed)).toBe(false);
+    const started = Date.now();
+    expect(await speaksTls(silentAddress, 300)).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
