@@ -190,11 +190,12 @@ export const ERROR_TABLE: ReadonlyMap<string, Row> = new Map<string, Row>([
 
   // --- the driver's own socket checks (kafka-driver.ts) ---------------------------------------------------
   // A driver without `tls` got a TLS record (a listener that speaks SSL/SASL_SSL answers plaintext with a TLS
-  // alert and closes): every retry would meet the same. Not retriable: configure `tls`.
+  // alert and closes): every retry would meet the same. Not retriable: configure `tls`. INVALID_ARGUMENT, as on
+  // RabbitMQ and RocketMQ: the driver's options do not fit the broker.
   [
     TLS_REQUIRED,
     {
-      code: ErrorCode.PERMISSION_DENIED,
+      code: ErrorCode.INVALID_ARGUMENT,
       retriable: false,
       meaning: 'this broker listener speaks TLS and the driver has no tls option (set tls, e.g. tls: {})',
     },
