@@ -1,9 +1,9 @@
 // One connection attempt to one node URL: the TCP (+ TLS) + AMQP handshake with the driver's TLS options and
 // login, and, when it fails, why — in the words of the broker where amqplib dropped them. The driver's connect
 // and reconnect loops (rabbitmq-driver.ts) decide what to do with the answer: REFUSALS end connect() at once.
-import { ErrorCode } from '@lossless/core/driver';
+import { ErrorCode, speaksTls } from '@lossless/core/driver';
 import { connect as amqpConnect, type ChannelModel, credentials } from 'amqplib';
-import { type ProbeCredentials, probeCloseReason, speaksTls } from './handshake-probe.js';
+import { type ProbeCredentials, probeCloseReason } from './handshake-probe.js';
 import { type ResolvedAuth, type ResolvedOptions, redact } from './options.js';
 
 /**

@@ -8,7 +8,7 @@
 //
 // The other question a failed handshake leaves open: a broker that closes an amqp:// socket before saying a word
 // may be a node still booting (retry) or a TLS-only listener (RabbitMQ's `listeners.tcp = none`), which drops a
-// plaintext client without an answer, forever. speaksTls() tells them apart with a TLS hello of its own.
+// plaintext client without an answer, forever. Core's speaksTls() tells them apart with a TLS hello of its own.
 
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -170,43 +170,5 @@ export function probeCloseReason(
     socket.on('data', onData);
     socket.on('error', () => done(undefined));
     socket.on('close', () => done(undefined));
-  });
-}
-
-/** OpenSSL's codes for a TLS alert the peer sent: whatever it objected to, the peer speaks TLS. */
-const PEER_ALERT = /^ERR_SSL_.*ALERT/;
-
-/**
- * True when `host:port` answers a TLS hello as a TLS server (a handshake, or a TLS alert such as "certificate
- * required"): a plaintext amqp:// client will never get an AMQP answer there. False when it does not (no TLS,
- * refused, nothing within `timeoutMs`). Sends no credentials and verifies nothing: it only asks which protocol
- * the port speaks. Never throws.
- */
-export function speaksTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let socket: Socket | undefined;
-    let settled = false;
-    const done = (tls: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket?.destroy();
-      resolve(tls);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    try {
-      const bare = host.replace(/^\[|\]$/g, '');
-      socket = tlsConnect(
-        { host: bare, port, rejectUnauthorized: false, ...(isIP(bare) ? {} : { servername: bare }) },
-        () => done(true),
-      );
-    } catch {
-      done(false);
-      return;
-    }
-    socket.on('error', (error: Error & { code?: unknown }) =>
-      done(typeof error.code === 'string' && PEER_ALERT.test(error.code)),
-    );
-    socket.on('close', () => done(false));
   });
 }

@@ -24,6 +24,7 @@ import {
   type Secrets,
   type SendOutcome,
   type SendProgress,
+  speaksTls,
 } from '@lossless/core/driver';
 import { RocketMqAdmin, type TopicInfo } from '@lossless/rocketmq-admin';
 import { type ILogger, Producer, SimpleConsumer, StatusChecker } from 'rocketmq-client-nodejs';
@@ -41,7 +42,6 @@ import {
 } from './options.js';
 import { guardTelemetry } from './telemetry-guard.js';
 import { type ChannelCredentials, channelCredentials, secureChannels } from './tls-channel.js';
-import { speaksTls } from './tls-probe.js';
 
 /** Queues of a topic declared without `partitions`. */
 export const DEFAULT_QUEUES = 4;
@@ -69,6 +69,19 @@ function refusedOnlyByAcl(error: unknown): boolean {
     found?.key === 40100 &&
     /has no permission to access/.test(found.native instanceof Error ? found.native.message : '')
   );
+}
+
+/**
+ * How long the one "is the proxy a TLS port?" probe may take (core's speaksTls): grpc-js hides the socket, so a
+ * plaintext client on a TLS-only proxy sees only dropped connections, and the probe tells that apart.
+ */
+const TLS_PROBE_MS = 1_500;
+
+/** Host and port of the first of `endpoints` ("host:port", several separated by ';'; checked by the factory). */
+function firstHostPort(endpoints: string): [string, number] {
+  const first = endpoints.split(';')[0] ?? '';
+  const colon = first.lastIndexOf(':');
+  return [first.slice(0, colon), Number(first.slice(colon + 1))];
 }
 
 /** What a connect attempt may be refused with that no retry changes (see connectOnce). */
@@ -210,7 +223,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       if (REFUSALS.has(outcome.code) && !outcome.retriable) throw outcome;
       if (outcome.code === ErrorCode.UNAVAILABLE && !this.channelCredentials && !askedTls) {
         askedTls = true;
-        if (await speaksTls(this.options.endpoints)) {
+        if (await speaksTls(...firstHostPort(this.options.endpoints), TLS_PROBE_MS)) {
           throw new LosslessError(
             ErrorCode.INVALID_ARGUMENT,
             `rocketmq: the proxy at ${this.options.endpoints} speaks TLS and this driver does not: give the ` +

@@ -59,3 +59,4 @@ export {
   TLS_VERIFY_CODES,
   tlsSecrets,
 } from './tls.js';
+export { speaksTls } from './tls-probe.js';
