@@ -27,6 +27,7 @@ export type { CaseResult, CaseStatus, ConformanceReport } from './report.js';
 export { formatReport, summarize, writeReport } from './report.js';
 export type { RunTarget } from './run-cases.js';
 export { capabilitiesOf, runCase, runCases } from './run-cases.js';
+export { type SecureClient, secureClient } from './secure-client.js';
 export type { ConformanceOptions } from './suite.js';
 export { runConformance } from './suite.js';
 export { mapDeliveries, onSettle, overrideDelivery, overrideDriver } from './wrap-driver.js';

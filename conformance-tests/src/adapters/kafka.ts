@@ -5,7 +5,6 @@
 // On the secured node a case's `security` request becomes `tls` (the kit CA, or the impostor's; the certificate's
 // name, or a wrong one) and `sasl` (SCRAM-SHA-512 as the admin or the limited user); a route then opens TLS
 // through the proxy with the same servername, so the certificate check is the one a direct connection makes.
-import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { KafkaSettings } from '@lossless/brokers';
@@ -13,6 +12,7 @@ import type { Logger, TlsOptions } from '@lossless/core';
 import { type KafkaSasl, kafka, SASL_MECHANISMS } from '@lossless/kafka';
 import type { ConformanceAdapter, SecurityRequest } from '../adapter.js';
 import { proxyLink } from '../faulty-link.js';
+import { secureClient } from '../secure-client.js';
 
 const noop = () => {};
 /** kafkajs is loud while a broker is down (every retry is an error line): keep only the driver's own errors. */
@@ -31,15 +31,10 @@ function securityOptions(
   const security = settings.security;
   if (!security)
     throw new Error('kafka adapter: a security request on a broker that has no security settings');
-  const user = request.user === 'limited' ? security.limited : security.admin;
-  const sasl: KafkaSasl = {
-    mechanism: security.mechanism,
-    username: user.username,
-    password: request.password ?? user.password,
-  };
-  if (request.plaintext) return { sasl };
-  const ca = readFileSync(request.trust === 'impostor' ? security.impostorCaFile : security.caFile, 'utf8');
-  return { tls: { ca, servername: request.servername ?? security.servername }, sasl };
+  const { username, password, tls } = secureClient(security, request);
+  const sasl: KafkaSasl = { mechanism: security.mechanism, username, password };
+  // The secured Kafka asks for no client certificate.
+  return tls ? { tls: { ca: tls.ca, servername: tls.servername }, sasl } : { sasl };
 }
 
 export const adapter: ConformanceAdapter = {

@@ -2,11 +2,11 @@
 // (`--nodes 3` for the quorum cluster, `--secure` for the TLS-only node with users). A route rewrites the first
 // URL's host and port (fault proxy, dead port); over TLS the server name stays the fixture's, so the certificate
 // check passes although the socket goes to the proxy's 127.0.0.1 port.
-import { readFileSync } from 'node:fs';
 import type { RabbitMqSettings, SecureSettings } from '@lossless/brokers';
 import { type RabbitMqDriverOptions, rabbitmq } from '@lossless/rabbitmq';
 import type { ConformanceAdapter, SecurityRequest } from '../adapter.js';
 import { proxyLink } from '../faulty-link.js';
+import { secureClient } from '../secure-client.js';
 
 /**
  * The driver options for `request` on a secured fixture: PLAIN with the user's name and password as options,
@@ -17,22 +17,9 @@ function secureOptions(
   security: SecureSettings,
   request: SecurityRequest,
 ): Pick<RabbitMqDriverOptions, 'auth' | 'tls'> {
-  const user = request.user === 'admin' ? security.admin : security.limited;
-  const auth = {
-    mechanism: 'plain',
-    username: user.username,
-    password: request.password ?? user.password,
-  } as const;
-  if (request.plaintext) return { auth };
-  return {
-    auth,
-    tls: {
-      ca: readFileSync(request.trust === 'impostor' ? security.impostorCaFile : security.caFile, 'utf8'),
-      cert: readFileSync(security.clientCertFile, 'utf8'),
-      key: readFileSync(security.clientKeyFile, 'utf8'),
-      servername: request.servername ?? security.servername,
-    },
-  };
+  const { username, password, tls } = secureClient(security, request);
+  const auth = { mechanism: 'plain', username, password } as const;
+  return tls ? { auth, tls } : { auth };
 }
 
 export const adapter: ConformanceAdapter = {

@@ -4,28 +4,22 @@
 // request's `security` becomes the driver's `tls` and `auth`: the user's access key and secret key (ACL 2.0
 // username and password), the kit's CA (or the impostor's), the certificate's name (kept when routed through the
 // fault proxy, whose address is 127.0.0.1 too), or no `tls` at all for a plaintext client on the TLS port.
-import { readFileSync } from 'node:fs';
 import type { SecureSettings } from '@lossless/brokers';
 import { silentLogger } from '@lossless/core';
 import { type RocketMqDriverOptions, rocketmq } from '@lossless/rocketmq';
 import type { ConformanceAdapter, SecurityRequest } from '../adapter.js';
 import { proxyLink } from '../faulty-link.js';
+import { secureClient } from '../secure-client.js';
 
 /** The driver's tls and auth options for a case's security request on the secured fixture. */
 function secureOptions(
   security: SecureSettings,
   request: SecurityRequest,
 ): Pick<RocketMqDriverOptions, 'tls' | 'auth'> {
-  const user = request.user === 'admin' ? security.admin : security.limited;
-  const auth = { accessKey: user.username, secretKey: request.password ?? user.password };
-  if (request.plaintext) return { auth };
-  return {
-    auth,
-    tls: {
-      ca: readFileSync(request.trust === 'impostor' ? security.impostorCaFile : security.caFile, 'utf8'),
-      servername: request.servername ?? security.servername,
-    },
-  };
+  const { username, password, tls } = secureClient(security, request);
+  const auth = { accessKey: username, secretKey: password };
+  // The proxy takes no client certificate.
+  return tls ? { auth, tls: { ca: tls.ca, servername: tls.servername } } : { auth };
 }
 
 export const adapter: ConformanceAdapter = {
