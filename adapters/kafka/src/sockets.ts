@@ -29,7 +29,7 @@ export function isTlsRecord(chunk: Buffer): boolean {
  * For a driver without `tls`: a plaintext connection to a TLS listener is answered with a TLS alert and closed
  * (seen from Kafka 4.4's SASL_SSL listener), which kafkajs takes for a dropped connection and retries until the
  * connect deadline. Seen in the first bytes, it becomes a socket error with the driver's code (mapped to
- * PERMISSION_DENIED, not retriable) at once. Call right after the socket is made, before kafkajs reads from it.
+ * INVALID_ARGUMENT, not retriable) at once. Call right after the socket is made, before kafkajs reads from it.
  */
 export function refuseTls(socket: Socket): void {
   socket.once('data', (chunk: Buffer | string) => {
