@@ -1,5 +1,4 @@
 // The options of the RabbitMQ driver, their defaults, and their validation (once, in the factory).
-import { isIP } from 'node:net';
 import { consoleLogger, type Logger } from '@lossless/core';
 import {
   addressSecrets,
@@ -163,8 +162,9 @@ export function optionSecrets(options: unknown): Secrets {
         tls?: unknown;
         auth?: unknown;
       };
-      if (typeof url === 'string') found.push(...urlSecrets(url));
-      if (Array.isArray(urls)) for (const u of urls) if (typeof u === 'string') found.push(...urlSecrets(u));
+      if (typeof url === 'string') found.push(...addressSecrets(url));
+      if (Array.isArray(urls))
+        for (const u of urls) if (typeof u === 'string') found.push(...addressSecrets(u));
       found.push(...tlsSecrets(tls));
       if (auth !== null && typeof auth === 'object') {
         const { password } = auth as { password?: unknown };
@@ -175,24 +175,6 @@ export function optionSecrets(options: unknown): Secrets {
     // a getter or Proxy that throws: checkOptions reports it
   }
   return new Secrets(found);
-}
-
-/**
- * The secrets of one URL. Core's addressSecrets takes the port of a URL without user info for a password that
- * lost its '@host' (`amqp://user:1234`); for a URL that parses with an IP address or a dotted name as its host
- * (`amqps://127.0.0.1:5686`, what TLS URLs without user info look like) that reading is impossible, and taking
- * it would print every port number in the driver's messages as `***`.
- */
-function urlSecrets(u: string): string[] {
-  try {
-    const parsed = new URL(u);
-    const host = parsed.hostname.replace(/^\[|\]$/g, '');
-    const plainHost = isIP(host) !== 0 || host.includes('.') || host === 'localhost';
-    if (!u.includes('@') && parsed.username === '' && parsed.search === '' && plainHost) return [];
-  } catch {
-    // does not parse: the textual split below is what matters
-  }
-  return addressSecrets(u);
 }
 
 /**

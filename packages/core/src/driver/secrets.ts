@@ -3,6 +3,7 @@
 // of them with `***` in any text, in a copy of any error (message, stack, own properties and causes, recursively,
 // so `util.inspect(error, { depth: 10 })` shows none), and in every line and meta a logger receives. Addresses
 // are redacted structurally as well (`redactAddress`), which also covers strings that do not parse as URLs.
+import { isIP } from 'node:net';
 import { inspect } from 'node:util';
 import type { Logger } from '../logger.js';
 
@@ -186,10 +187,20 @@ function safeDecode(v: string): string | undefined {
 export function addressSecrets(address: string): string[] {
   if (typeof address !== 'string') return [];
   const out: string[] = [];
+  // A URL that parses, with no user info and no query, whose host is an IP address, a dotted name or localhost
+  // (`amqps://127.0.0.1:5686`, what TLS URLs with the login in options look like), holds no password: the guess
+  // below that takes what follows a colon for one that lost its '@host' (`amqp://user:1234`) does not apply, or
+  // every port number in a driver's messages would print as `***`.
+  let plainHost = false;
   try {
     const u = new URL(address);
     if (u.password) out.push(u.password, safeDecode(u.password) ?? u.password);
     for (const [key, value] of u.searchParams) if (SECRET_PARAM.test(key)) out.push(value);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    plainHost =
+      u.username === '' &&
+      u.search === '' &&
+      (isIP(host) !== 0 || host.includes('.') || host === 'localhost');
   } catch {
     // fall through to the textual split, which is what matters for a string that does not parse
   }
@@ -201,7 +212,7 @@ export function addressSecrets(address: string): string[] {
     const colon = info.indexOf(':');
     if (colon >= 0) out.push(info.slice(colon + 1));
     out.push(info);
-  } else if (scheme) {
+  } else if (scheme && !plainHost) {
     const colon = rest.indexOf(':');
     if (colon >= 0) out.push(rest.slice(colon + 1).replace(/[/?#].*$/s, ''));
   }
