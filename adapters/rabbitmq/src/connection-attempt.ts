@@ -23,6 +23,8 @@ const OPEN_REFUSED = /^Expected ConnectionOpenOk; got <ConnectionClose/;
 
 /** amqplib's message when the socket closes before the broker's connection.start (a booting node, a TLS port). */
 const CLOSED_BEFORE_START = /^Socket closed abruptly during opening handshake/;
+/** A socket reset instead of closed: what a TLS-only listener may do to a plaintext hello, as a busy node may. */
+const RESET_CODES: ReadonlySet<unknown> = new Set(['ECONNRESET', 'EPIPE']);
 
 /** amqplib's SASL credentials for a login given as options. */
 function amqpCredentials(auth: ResolvedAuth): ProbeCredentials {
@@ -58,8 +60,11 @@ export async function explainFailure(
 ): Promise<unknown> {
   if (!(error instanceof Error)) return error;
   const probeMs = Math.min(options.connectAttemptTimeoutMs, 3_000);
-  if (CLOSED_BEFORE_START.test(error.message) && url.toLowerCase().startsWith('amqp:')) {
-    // A TLS-only listener drops a plaintext socket without a word, as a booting node does: ask which it is.
+  const dropped =
+    CLOSED_BEFORE_START.test(error.message) || RESET_CODES.has((error as { code?: unknown }).code);
+  if (dropped && url.toLowerCase().startsWith('amqp:')) {
+    // A TLS-only listener drops (or resets) a plaintext socket without a word, as a booting node does: ask which
+    // it is.
     const u = new URL(url);
     if (await speaksTls(u.hostname, Number(u.port || 5672), probeMs)) {
       return Object.assign(
