@@ -24,6 +24,7 @@ import {
   type Secrets,
   type SendOutcome,
   type SendProgress,
+  speaksCleartextHttp2,
   speaksTls,
 } from '@lossless/core/driver';
 import { RocketMqAdmin, type TopicInfo } from '@lossless/rocketmq-admin';
@@ -72,8 +73,9 @@ function refusedOnlyByAcl(error: unknown): boolean {
 }
 
 /**
- * How long the one "is the proxy a TLS port?" probe may take (core's speaksTls): grpc-js hides the socket, so a
- * plaintext client on a TLS-only proxy sees only dropped connections, and the probe tells that apart.
+ * How long each of the "is the proxy a TLS-only port?" probes may take (core's speaksCleartextHttp2, then
+ * speaksTls): grpc-js hides the socket, so a plaintext client on a TLS-only proxy sees only dropped connections,
+ * and the probes tell that apart from a proxy that answers plaintext but not (yet) our query.
  */
 const TLS_PROBE_MS = 1_500;
 
@@ -223,7 +225,12 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       if (REFUSALS.has(outcome.code) && !outcome.retriable) throw outcome;
       if (outcome.code === ErrorCode.UNAVAILABLE && !this.channelCredentials && !askedTls) {
         askedTls = true;
-        if (await speaksTls(...firstHostPort(this.options.endpoints), TLS_PROBE_MS)) {
+        const [host, port] = firstHostPort(this.options.endpoints);
+        // A proxy in its default tlsTestModeEnable takes TLS and plaintext on one port: then TLS is not the problem.
+        if (
+          !(await speaksCleartextHttp2(host, port, TLS_PROBE_MS)) &&
+          (await speaksTls(host, port, TLS_PROBE_MS))
+        ) {
           throw new LosslessError(
             ErrorCode.INVALID_ARGUMENT,
             `rocketmq: the proxy at ${this.options.endpoints} speaks TLS and this driver does not: give the ` +

@@ -59,4 +59,4 @@ export {
   TLS_VERIFY_CODES,
   tlsSecrets,
 } from './tls.js';
-export { speaksTls } from './tls-probe.js';
+export { speaksCleartextHttp2, speaksTls } from './tls-probe.js';

@@ -1,13 +1,15 @@
 // speaksTls(): a TLS server is recognised; a plaintext server, a closed port and a server that never answers are
-// not, the last one within the probe's bound.
+// not, the last one within the probe's bound. speaksCleartextHttp2(): an h2c server is recognised; a TLS one, an
+// HTTP/1 one, a closed port and a silent one are not.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createH2cServer } from 'node:http2';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { speaksTls } from './tls-probe.js';
+import { speaksCleartextHttp2, speaksTls } from './tls-probe.js';
 
 const servers: Server[] = [];
 afterAll(() => {
@@ -68,5 +70,15 @@ describe('speaksTls', () => {
     const started = Date.now();
     expect(await speaksTls(...at(silentAddress), 300)).toBe(false);
     expect(Date.now() - started).toBeLessThan(2_000);
+
+    const h2cAddress = await listen(createH2cServer() as unknown as Server);
+    expect(await speaksCleartextHttp2(...at(h2cAddress), 1_500)).toBe(true);
+    expect(await speaksTls(...at(h2cAddress), 1_500)).toBe(false);
+    expect(await speaksCleartextHttp2(...at(tlsAddress), 1_500)).toBe(false);
+    expect(await speaksCleartextHttp2(...at(plainAddress), 1_500)).toBe(false);
+    expect(await speaksCleartextHttp2(...at(closed), 1_500)).toBe(false);
+    const startedH2 = Date.now();
+    expect(await speaksCleartextHttp2(...at(silentAddress), 300)).toBe(false);
+    expect(Date.now() - startedH2).toBeLessThan(2_000);
   });
 });
