@@ -1,5 +1,6 @@
 // The logging seam. Core logs little (warnings that have no caller to go to); pass your own logger to
-// connect() to route them, or `silentLogger` to drop them.
+// connect() to route them, or `silentLogger` to drop them. A winston logger fits as it is (message, meta); a pino
+// logger too: pino takes (meta, message), and is recognised by its own symbol (see logTo).
 export interface Logger {
   debug(message: string, meta?: Record<string, unknown>): void;
   info(message: string, meta?: Record<string, unknown>): void;
@@ -36,13 +37,31 @@ export function loggerProblem(v: unknown): string | undefined {
 /** The option rule for a `logger` key (checkOptions): the bus's and every driver factory's. */
 export const LOGGER_RULE = { type: 'custom', check: loggerProblem } as const;
 
+/** pino's own mark on every logger and child it makes (a global symbol, so any pino version has it). */
+const PINO = Symbol.for('pino.serializers');
+
+/**
+ * One log call on a user's logger, in the order it reads its arguments: (message, meta) for this interface and
+ * winston, (meta, message) for pino — which would otherwise drop the meta. May throw what the logger throws.
+ */
+export function logTo(
+  logger: Logger,
+  level: (typeof LEVELS)[number],
+  message: string,
+  meta?: Record<string, unknown>,
+): void {
+  if (meta === undefined) logger[level](message);
+  else if (PINO in logger) (logger[level] as unknown as (m: object, s: string) => void)(meta, message);
+  else logger[level](message, meta);
+}
+
 /** The user's logger with every call guarded: a logger that throws must not break the bus that logs. */
 export function guardedLogger(logger: Logger): Logger {
   const guard =
     (level: (typeof LEVELS)[number]) =>
     (message: string, meta?: Record<string, unknown>): void => {
       try {
-        logger[level](message, meta);
+        logTo(logger, level, message, meta);
       } catch {
         // nowhere left to report it
       }

@@ -5,7 +5,7 @@
 // are redacted structurally as well (`redactAddress`), which also covers strings that do not parse as URLs.
 import { isIP } from 'node:net';
 import { inspect } from 'node:util';
-import type { Logger } from '../logger.js';
+import { type Logger, logTo } from '../logger.js';
 
 export const REDACTED = '***';
 
@@ -92,8 +92,7 @@ export class Secrets {
       (message: string, meta?: Record<string, unknown>): void => {
         try {
           const m = this.text(String(message));
-          if (meta === undefined) target[name](m);
-          else target[name](m, this.scrub(meta));
+          logTo(target, name, m, meta === undefined ? undefined : this.scrub(meta));
         } catch {
           // a logger that throws must not break the driver that logs
         }
