@@ -6,6 +6,7 @@ import type { Driver, Health } from './driver/driver.js';
 import {
   cancelledError,
   closedError,
+  describeError,
   ErrorCode,
   invalidArgument,
   LosslessError,
@@ -30,6 +31,13 @@ import {
   Subscription,
 } from './subscriber.js';
 import {
+  loadOtelApi,
+  TELEMETRY_METRIC,
+  TELEMETRY_SHAPE,
+  Telemetry,
+  type TelemetryOptions,
+} from './telemetry.js';
+import {
   DEFAULT_MAX_DELIVERIES,
   type NormalizedSubscription,
   normalizeTopology,
@@ -49,6 +57,12 @@ export interface ConnectOptions {
    * re-sent (same ids) when the next bus connects with the same store. See OutboxOptions.
    */
   outbox?: OutboxOptions;
+  /**
+   * OpenTelemetry spans and metrics (see the core README's "Observability"). On by default when
+   * `@opentelemetry/api` is installed: it then reports to the globally registered SDK, or to the providers given
+   * here; `false` turns it off. Without the API package, or without an SDK, it costs nothing measurable.
+   */
+  telemetry?: false | TelemetryOptions;
 }
 
 export interface BusSubscribeOptions extends SubscribeOptions {
@@ -74,8 +88,21 @@ export class Bus {
     private readonly logger: Logger,
     publishConfig: PublishConfig,
     outbox?: OutboxOptions,
+    private readonly telemetry?: Telemetry,
   ) {
-    this.publisher = new Publisher(driver, publishConfig, outbox ? { options: outbox, logger } : undefined);
+    this.publisher = new Publisher(
+      driver,
+      publishConfig,
+      outbox ? { options: outbox, logger } : undefined,
+      telemetry,
+    );
+    telemetry?.observe(
+      TELEMETRY_METRIC.unconfirmed,
+      'Published messages not yet confirmed.',
+      () => this.pendingConfirms,
+    );
+    if (outbox)
+      telemetry?.observe(TELEMETRY_METRIC.outboxDepth, 'Messages in the outbox.', () => this.outboxSize);
   }
 
   /** Unconfirmed messages held right now. */
@@ -179,8 +206,15 @@ export class Bus {
       deadLetter: options.deadLetter,
       queueType: undefined,
     };
-    const sub = new Subscription(this.driver, topic, spec, handler, options, this.logger, () =>
-      this.subscriptions.delete(sub),
+    const sub = new Subscription(
+      this.driver,
+      topic,
+      spec,
+      handler,
+      options,
+      this.logger,
+      () => this.subscriptions.delete(sub),
+      this.telemetry,
     );
     this.subscriptions.add(sub);
     try {
@@ -211,6 +245,7 @@ export class Bus {
       await this.publisher.close();
       await Promise.allSettled([...this.subscriptions].map((s) => s.close()));
       await this.driver.close();
+      this.telemetry?.close();
     })();
     return this.closing;
   }
@@ -248,7 +283,9 @@ export async function connect(driver: Driver, given?: ConnectOptions): Promise<B
     ),
   };
   publishConfig.maxMessageBytes = Math.min(publishConfig.maxMessageBytes, limit);
-  const logger = options.logger ? guardedLogger(options.logger) : consoleLogger;
+  const baseLogger = options.logger ? guardedLogger(options.logger) : consoleLogger;
+  const telemetry = await makeTelemetry(options.telemetry, driver, publishConfig, baseLogger);
+  const logger = telemetry ? tracedLogger(baseLogger, telemetry) : baseLogger;
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
   const controller = new AbortController();
   const timer = setTimeout(
@@ -278,9 +315,50 @@ export async function connect(driver: Driver, given?: ConnectOptions): Promise<B
   } finally {
     clearTimeout(timer);
   }
-  const bus = new Bus(driver, logger, publishConfig, options.outbox);
+  const bus = new Bus(driver, logger, publishConfig, options.outbox, telemetry);
   await bus.replayOutbox();
   return bus;
+}
+
+/** The bus's Telemetry, or undefined: turned off, or @opentelemetry/api not installed. */
+async function makeTelemetry(
+  given: false | TelemetryOptions | undefined,
+  driver: Driver,
+  config: PublishConfig,
+  logger: Logger,
+): Promise<Telemetry | undefined> {
+  if (given === false) return undefined;
+  const options = checkOptions<TelemetryOptions>('connect(): telemetry', given, TELEMETRY_SHAPE);
+  const api = await loadOtelApi();
+  if (api === undefined) return undefined;
+  const declared = driver.capabilities.maxHeaderBytes;
+  try {
+    return new Telemetry(
+      api,
+      driver.name,
+      options,
+      {
+        maxMessageBytes: config.maxMessageBytes,
+        maxHeaderBytes: typeof declared === 'number' && declared > 0 ? declared : Number.POSITIVE_INFINITY,
+      },
+      logger,
+    );
+  } catch (error) {
+    // A provider that throws when asked for a tracer or a meter: the bus works, without telemetry.
+    logger.warn(`telemetry: the OpenTelemetry providers threw (${describeError(error)}); telemetry is off`);
+    return undefined;
+  }
+}
+
+/** Core's log records carry the active span's trace_id and span_id in their meta. */
+function tracedLogger(logger: Logger, telemetry: Telemetry): Logger {
+  const withIds =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      const ids = telemetry.logIds();
+      logger[level](message, ids ? { ...meta, ...ids } : meta);
+    };
+  return { debug: withIds('debug'), info: withIds('info'), warn: withIds('warn'), error: withIds('error') };
 }
 
 /** The members core calls, present with the right types; a driver's own checks come after. */
@@ -312,6 +390,13 @@ const CONNECT_SHAPE: OptionShape = {
   publish: { type: 'object', shape: PUBLISH_CONFIG_SHAPE },
   logger: LOGGER_RULE,
   outbox: { type: 'object', shape: OUTBOX_SHAPE },
+  telemetry: {
+    type: 'custom',
+    check: (v) =>
+      v === false || (v !== null && typeof v === 'object')
+        ? undefined
+        : 'false, or an object with tracerProvider, meterProvider and propagator',
+  },
 };
 
 const BUS_SUBSCRIBE_SHAPE: OptionShape = {

@@ -19,6 +19,7 @@ import type { OutboxOptions } from './outbox.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { PendingStore } from './pending-store.js';
 import type { PublishConfig, PublishReceipt } from './publish-config.js';
+import type { Telemetry } from './telemetry.js';
 import { describeValue, isSignal } from './validate.js';
 
 export interface PublishOptions {
@@ -150,6 +151,8 @@ export class Publisher {
     private readonly driver: Driver,
     private readonly config: PublishConfig,
     outbox?: { options: OutboxOptions; logger: Logger },
+    /** Spans and metrics of each publish (telemetry.ts); undefined when telemetry is off or not installed. */
+    private readonly telemetry?: Telemetry,
   ) {
     const declared = driver.capabilities.maxHeaderBytes;
     this.maxHeaderBytes = typeof declared === 'number' && declared > 0 ? declared : Number.POSITIVE_INFINITY;
@@ -207,8 +210,22 @@ export class Publisher {
             ),
       );
     }
+    const stampedNow = message.timestamp === undefined;
+    if (this.telemetry !== undefined) {
+      return this.telemetry.publish(topic, record, (r) => this.dispatch(topic, r, signal, stampedNow));
+    }
+    return this.dispatch(topic, record, signal, stampedNow);
+  }
+
+  /** A validated record into the outbox, or straight to the send path. */
+  private dispatch(
+    topic: string,
+    record: MessageRecord,
+    signal: AbortSignal | undefined,
+    stampedNow: boolean,
+  ): Promise<PublishReceipt> {
     if (this.outbox) return this.outbox.publish(topic, record, signal);
-    return this.admit(topic, record, signal, message.timestamp === undefined);
+    return this.admit(topic, record, signal, stampedNow);
   }
 
   /** Sends a validated record and resolves on the broker's confirm (the path without an outbox). */
@@ -408,6 +425,7 @@ export class Publisher {
     if (isRetriable(error) && entry.attempts < this.config.maxAttempts) {
       const delay = backoffDelay(this.config.retryBackoff, entry.attempts);
       if (Date.now() + delay < entry.deadline) {
+        this.telemetry?.resent(entry.queue.topic);
         this.backingOff.add(entry);
         setTimeout(() => {
           this.backingOff.delete(entry);

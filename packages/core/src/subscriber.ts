@@ -16,6 +16,7 @@ import type { Driver, DriverDelivery, DriverSubscription } from './driver/driver
 import { describeError, ErrorCode, isLosslessError, LosslessError, toLosslessError } from './errors.js';
 import type { Logger } from './logger.js';
 import { decodeJson, decodeText } from './message.js';
+import type { ProcessRun, Telemetry } from './telemetry.js';
 import type { NormalizedSubscription } from './topology.js';
 import type { OptionShape } from './validate.js';
 
@@ -143,6 +144,8 @@ class Tracked implements Delivery {
   /** Local retries in ordered mode, on top of the broker's attempt count. */
   localRetries = 0;
   private ownHeaders: Readonly<Record<string, string>> | undefined = undefined;
+  /** The span of the handler run in progress, with telemetry on. */
+  process: ProcessRun | undefined = undefined;
 
   constructor(
     readonly raw: DriverDelivery,
@@ -224,6 +227,7 @@ export class Subscription {
     private readonly options: ResolvedSubscribeOptions,
     private readonly logger: Logger,
     private readonly onClosed: () => void,
+    private readonly telemetry?: Telemetry,
   ) {
     this.concurrency = options.concurrency;
     this.ordered = options.ordered;
@@ -250,6 +254,7 @@ export class Subscription {
   private onDelivery(d: Tracked): void {
     // After stop(), a straggler is left unsettled: close() returns it to the broker for redelivery.
     if (this.stopping) return;
+    this.telemetry?.delivered(this.topic, this.spec.name);
     if (this.ordered && d.key !== undefined) {
       const waiting = this.keyQueues.get(d.key);
       if (waiting) {
@@ -283,18 +288,28 @@ export class Subscription {
     for (;;) {
       let failure: unknown;
       let failed = false;
+      const telemetry = this.telemetry;
+      const traced = telemetry?.startProcess(d, this.options.deadLetters);
+      d.process = traced;
       try {
-        await this.handler(d, { signal: this.abort.signal });
+        const context = { signal: this.abort.signal };
+        await (traced && telemetry
+          ? telemetry.within(traced.context, () => this.handler(d, context))
+          : this.handler(d, context));
       } catch (error) {
         failure = error;
         failed = true;
       }
       if (!failed) {
         await d.settle('ack');
+        traced?.end();
         break;
       }
+      traced?.end({ error: failure });
       if (d.settled) break; // the handler settled it itself before throwing
-      this.report(failure, d);
+      // Inside the run's span, so that the report (onError, or core's log line) carries its trace id.
+      if (traced && telemetry) telemetry.within(traced.context, () => this.report(failure, d));
+      else this.report(failure, d);
       if (this.ordered && d.key !== undefined && d.attempt < this.spec.maxDeliveries && !this.stopping) {
         // Keep the key blocked: retry in place so that later messages of the key wait for this one.
         await this.sleep(backoffDelay(this.backoff, d.attempt));
@@ -327,9 +342,11 @@ export class Subscription {
       if (how === 'ack') {
         await d.raw.ack();
         this.stats.acked++;
+        this.telemetry?.settled(d, 'ack', d.process?.context);
       } else if (how === 'dead-letter' || d.attempt >= this.spec.maxDeliveries) {
         await d.raw.deadLetter({ error });
         this.stats.deadLettered++;
+        this.telemetry?.settled(d, 'dead_letter', d.process?.context);
       } else {
         const delayMs = backoffDelay(this.backoff, d.attempt);
         if (this.driver.capabilities.nativeRedeliveryDelay || this.stopping) {
@@ -338,6 +355,7 @@ export class Subscription {
           await this.holdThenNack(d, delayMs, error);
         }
         this.stats.redelivered++;
+        this.telemetry?.settled(d, 'nack', d.process?.context);
       }
     } catch (thrown) {
       // STALE_DELIVERY and friends: the broker will redeliver; the report says so.
