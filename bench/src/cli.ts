@@ -19,11 +19,12 @@ import { type AdapterReport, type QueueType, rabbitmqBench } from './rabbitmq.js
 import { rocketmqBench } from './rocketmq.js';
 import { scrub, tlsCost, tlsCostTable } from './secure.js';
 import { table } from './stats.js';
+import { telemetryBench } from './telemetry.js';
 
 const usage =
   'usage: npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]\n' +
   '         [--latency-seconds S] [--latency-rate R] [--messages N] [--rabbitmq-queues classic|quorum|both]\n' +
-  '         [--window N] [--concurrency N] [--scenario outbox] [--secure [--with-plain]] [--help]';
+  '         [--window N] [--concurrency N] [--scenario outbox|telemetry] [--secure [--with-plain]] [--help]';
 const fail = (message: string): never => {
   console.error(`${message}\n${usage}`);
   process.exit(2);
@@ -124,13 +125,16 @@ const rocketmqCfg: BenchConfig = {
 };
 const window = positiveInt('window', values.window, 1_000);
 
-if (values.scenario !== undefined && values.scenario !== 'outbox')
+if (values.scenario !== undefined && values.scenario !== 'outbox' && values.scenario !== 'telemetry')
   fail(`unknown scenario '${values.scenario}'`);
-if (values.scenario === 'outbox') {
-  // The cost of the durable outbox on RabbitMQ: its own table, its own JSON.
-  const report = await outboxBench(cfg);
+if (values.scenario !== undefined) {
+  // The cost of the durable outbox on RabbitMQ, or of OpenTelemetry on RabbitMQ and Kafka: own table, own JSON.
+  const report = values.scenario === 'outbox' ? await outboxBench(cfg) : await telemetryBench(cfg);
   console.log(`\n### ${report.adapter}\n\n${table(report.results)}\n`);
-  const out = resolve(process.env.INIT_CWD ?? process.cwd(), values.json ?? 'reports/bench-outbox.json');
+  const out = resolve(
+    process.env.INIT_CWD ?? process.cwd(),
+    values.json ?? `reports/bench-${values.scenario}.json`,
+  );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`report: ${out}`);

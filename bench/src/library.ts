@@ -63,8 +63,9 @@ export async function libraryConsume(
   topic: string,
   cfg: BenchConfig,
   fromFirstDelivery = false,
+  options: ConnectOptions = {},
 ): Promise<number> {
-  const bus = await open(target, topic);
+  const bus = await open(target, topic, options);
   try {
     let count = 0;
     const { promise: finished, resolve: done } = latch();
