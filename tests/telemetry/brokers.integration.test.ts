@@ -1,7 +1,7 @@
 // OpenTelemetry against the real brokers of the kit, with the SDK's in-memory exporters: the trace context goes
 // through each broker in the message headers — across a redelivery (Kafka: its retry topic) and into the
 // dead-letter destination — so a message's publish, every handler run and its dead letter are one trace; the
-// metrics equal what the test did.
+// metrics equal what the test did; the lag gauge says what RabbitMQ and Kafka count (RocketMQ reports none yet).
 import {
   createBroker,
   type KafkaSettings,
@@ -114,12 +114,59 @@ async function oneTracePerMessage(system: string, driver: () => Driver): Promise
   }
 }
 
+/**
+ * `lossless.consume.lag` as the broker counts it: 5 messages published, the first held by the only handler →
+ * RabbitMQ counts 4 ready (the held one is unacked), Kafka 5 (nothing committed yet); once all are handled, 0.
+ */
+async function lagAsTheBrokerCounts(driver: () => Driver): Promise<void> {
+  const otel = testSdk();
+  const bus: Bus = await connect(driver(), { logger: silentLogger, telemetry: otel.options });
+  const topic = `otel-lag-${suffix}`;
+  try {
+    await bus.declare({ topics: [{ name: topic }], subscriptions: [{ name: 'lagging', topic }] });
+    const first = deferred();
+    const release = deferred();
+    let handled = 0;
+    const all = deferred();
+    const sub = await bus.subscribe(
+      topic,
+      'lagging',
+      async () => {
+        first.resolve();
+        await release.promise;
+        if (++handled === 5) all.resolve();
+      },
+      { concurrency: 1, prefetch: 1 },
+    );
+    for (let i = 0; i < 5; i++) await bus.publish(topic, { body: `m${i}`, key: 'one' });
+    await first.promise;
+    const where = { 'messaging.destination.subscription.name': 'lagging' };
+    const held = await otel.metric(METRIC.lag, where);
+    expect(held).toBeGreaterThanOrEqual(4);
+    expect(held).toBeLessThanOrEqual(5);
+    release.resolve();
+    await all.promise;
+    // Kafka commits in the background: wait (bounded) until the broker counts nothing left.
+    const deadline = Date.now() + 30_000;
+    let left = await otel.metric(METRIC.lag, where);
+    while (left !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      left = await otel.metric(METRIC.lag, where);
+    }
+    expect(left).toBe(0);
+    await sub.close();
+  } finally {
+    await bus.close();
+  }
+}
+
 describe('OpenTelemetry through real brokers', () => {
   it('RabbitMQ', { timeout: 180_000 }, async () => {
     const broker = createBroker('rabbitmq');
     await broker.up();
     const { urls } = broker.settings as RabbitMqSettings;
     await oneTracePerMessage('rabbitmq', () => rabbitmq({ urls, logger: silentLogger }));
+    await lagAsTheBrokerCounts(() => rabbitmq({ urls, logger: silentLogger }));
   });
 
   it('Kafka', { timeout: 300_000 }, async () => {
@@ -127,6 +174,7 @@ describe('OpenTelemetry through real brokers', () => {
     await broker.up();
     const { brokers } = broker.settings as KafkaSettings;
     await oneTracePerMessage('kafka', () => kafka({ brokers, logger: silentLogger }));
+    await lagAsTheBrokerCounts(() => kafka({ brokers, logger: silentLogger }));
   });
 
   it('RocketMQ', { timeout: 300_000 }, async () => {

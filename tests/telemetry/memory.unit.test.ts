@@ -378,4 +378,27 @@ describe('telemetry', () => {
       ).toHaveLength(1);
     }
   });
+
+  it('the lag gauge reads the subscription backlog the driver reports, and stops with the subscription', async () => {
+    const otel = sdk();
+    const bus = await setup(otel);
+    const first = deferred();
+    const release = deferred();
+    const sub = await bus.subscribe(
+      'orders',
+      'warehouse',
+      async () => {
+        first.resolve();
+        await release.promise;
+      },
+      { concurrency: 1, prefetch: 1 },
+    );
+    for (let i = 0; i < 3; i++) await bus.publish('orders', { body: `m${i}` });
+    await first.promise;
+    const where = { 'messaging.destination.subscription.name': 'warehouse' };
+    expect(await otel.metric(METRIC.lag, where)).toBe(2);
+    release.resolve();
+    await sub.close();
+    await bus.close();
+  });
 });

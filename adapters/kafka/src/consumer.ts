@@ -55,6 +55,8 @@ export interface ConsumerHost {
   onSuccess(): void;
   onTrouble(error: LosslessError): void;
   forget(consumer: KafkaConsumer): void;
+  /** A consumer group's lag over `topics`: end offsets minus committed ones; undefined when unknown now. */
+  lag(groupId: string, topics: readonly string[]): Promise<number | undefined>;
 }
 
 /** Batches kafkajs may hand to eachBatch at once (they are merged by timestamp before delivery). */
@@ -499,6 +501,11 @@ export class KafkaConsumer implements DriverSubscription {
     await produceCopy(this.host, copy, this.source, () => this.staleWhy(d), this.abort.signal);
     const why = this.staleWhy(d);
     if (why !== undefined) throw staleDelivery(this.source, d.id, why);
+  }
+
+  /** The group's lag over the topics it reads (the topic and its retry topic, or the dead-letter topic). */
+  backlog(): Promise<number | undefined> {
+    return this.host.lag(this.groupId, this.topics);
   }
 
   // --- stop and close ---------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import {
 import { type Admin, type ISocketFactory, Kafka, type LogEntry, logLevel, type SASLOptions } from 'kafkajs';
 import { type ConsumerHost, KafkaConsumer } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
+import { groupLag } from './lag.js';
 import { type Outgoing, toOutgoing } from './message-mapping.js';
 import { deadLetterTopicName, retryTopicName } from './names.js';
 import {
@@ -473,6 +474,16 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
 
   forget(consumer: KafkaConsumer): void {
     this.consumers.delete(consumer);
+  }
+
+  /** ConsumerHost.lag: undefined while not connected or when the admin calls fail (a gauge, not a guarantee). */
+  async lag(groupId: string, topics: readonly string[]): Promise<number | undefined> {
+    if (this.closed || !this.admin) return undefined;
+    try {
+      return await groupLag(this.admin, groupId, topics);
+    } catch {
+      return undefined;
+    }
   }
 
   classify(error: unknown): LosslessError | undefined {

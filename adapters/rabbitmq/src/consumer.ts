@@ -375,6 +375,25 @@ export class Consumer implements DriverSubscription {
     this.seen.delete(d.id);
   }
 
+  /**
+   * The queue's ready messages (a passive declare on a throwaway channel; delivered-but-unacked ones are not
+   * counted), or undefined while disconnected or when the check fails.
+   */
+  async backlog(): Promise<number | undefined> {
+    const model = this.host.currentModel();
+    if (!model) return undefined;
+    let ch: Channel | undefined;
+    try {
+      ch = await model.createChannel();
+      ch.on('error', () => {}); // a 404 closes the channel: the answer is then "unknown"
+      return (await ch.checkQueue(this.queue)).messageCount;
+    } catch {
+      return undefined;
+    } finally {
+      await ch?.close().catch(() => {});
+    }
+  }
+
   /** basic.cancel: no new deliveries; those in hand can still be settled. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {

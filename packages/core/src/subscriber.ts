@@ -215,6 +215,8 @@ export class Subscription {
   /** Shared by every handler of the subscription: any number of them may listen. */
   private readonly abort = unlimitedAbortController();
   private driverSub: DriverSubscription | undefined;
+  /** Stops reporting this subscription's backlog (telemetry's lag gauge). */
+  private stopLag: (() => void) | undefined;
   private stopping = false;
   private closing: Promise<void> | undefined;
 
@@ -249,6 +251,14 @@ export class Subscription {
       },
       (raw) => this.onDelivery(new Tracked(raw, this)),
     );
+    const driverSub = this.driverSub;
+    if (this.telemetry && typeof driverSub.backlog === 'function') {
+      this.stopLag = this.telemetry.observeLag(this.topic, this.spec.name, this.options.deadLetters, () =>
+        Promise.resolve()
+          .then(() => driverSub.backlog?.())
+          .catch(() => undefined),
+      );
+    }
   }
 
   private onDelivery(d: Tracked): void {
@@ -420,6 +430,7 @@ export class Subscription {
 
   private async doClose(): Promise<void> {
     this.stopping = true;
+    this.stopLag?.();
     await this.driverSub?.stop();
     for (const [, timer] of this.delayed) {
       clearTimeout(timer);

@@ -50,7 +50,11 @@ export const TELEMETRY_METRIC = {
   deadLetters: 'lossless.consume.dead_letters',
   unconfirmed: 'lossless.publish.unconfirmed',
   outboxDepth: 'lossless.outbox.depth',
+  lag: 'lossless.consume.lag',
 } as const;
+
+/** How long one subscription's backlog read may take at a collection before it is left out of that round. */
+const LAG_READ_MS = 5_000;
 
 const SCOPE = '@lossless/core';
 const VERSION = '0.1.0';
@@ -89,6 +93,12 @@ export class Telemetry {
   private warnedHeaders = false;
   /** Set when the SDK (or a provider the user passed) threw: telemetry then stops for this bus, nothing else. */
   private off = false;
+  /** The subscriptions whose driver tells its backlog, read by one lag gauge (made with the first). */
+  private readonly lagReaders = new Set<{
+    attributes: Otel.Attributes;
+    read: () => Promise<number | undefined>;
+  }>();
+  private lagGauge: Otel.ObservableGauge | undefined;
 
   constructor(
     private readonly api: typeof Otel,
@@ -145,6 +155,62 @@ export class Telemetry {
     this.gauges.push(gauge);
     this.gaugeCallbacks.push(callback);
   }
+
+  /**
+   * Reports a subscription's backlog (DriverSubscription.backlog) as `lossless.consume.lag` at each collection;
+   * returns the function that stops it (the subscription's close).
+   */
+  observeLag(
+    topic: string,
+    subscription: string,
+    fromDeadLetters: boolean,
+    read: () => Promise<number | undefined>,
+  ): () => void {
+    const entry = {
+      attributes: {
+        ...consumeAttributes(this.system, topic, subscription),
+        ...(fromDeadLetters ? { 'lossless.subscription.dead_letters': true } : {}),
+      },
+      read,
+    };
+    this.guard(() => {
+      if (this.lagGauge === undefined) {
+        const gauge = this.meter.createObservableGauge(TELEMETRY_METRIC.lag, {
+          unit: '{message}',
+          description: 'Messages of a subscription not consumed yet, as the broker counts them.',
+        });
+        gauge.addCallback(this.readLags);
+        this.lagGauge = gauge;
+        this.gauges.push(gauge);
+        this.gaugeCallbacks.push(this.readLags);
+      }
+      this.lagReaders.add(entry);
+    });
+    return () => this.lagReaders.delete(entry);
+  }
+
+  /** One collection: every subscription's backlog at once, each bounded; one that fails or hangs is left out. */
+  private readonly readLags: Otel.ObservableCallback = async (result) => {
+    await Promise.all(
+      [...this.lagReaders].map(async ({ attributes, read }) => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const n = await Promise.race([
+            read(),
+            new Promise<undefined>((resolve) => {
+              timer = setTimeout(() => resolve(undefined), LAG_READ_MS);
+              timer.unref();
+            }),
+          ]);
+          if (typeof n === 'number' && Number.isFinite(n) && n >= 0) result.observe(n, attributes);
+        } catch {
+          // unknown this round
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+  };
 
   close(): void {
     this.guard(() =>

@@ -127,6 +127,13 @@ export interface DriverSubscription {
    * consumer). Idempotent; settling a delivery afterwards rejects with STALE_DELIVERY or CLOSED.
    */
   close(): Promise<void>;
+  /**
+   * Optional: messages of this subscription not consumed yet, as the broker counts them (Kafka: the group's lag
+   * over the partitions it reads; RabbitMQ: the queue's ready messages), or undefined when the broker cannot tell
+   * now. Read by core's `lossless.consume.lag` gauge at each metric collection; must not throw for a transient
+   * failure (undefined instead) and should answer within a few seconds.
+   */
+  backlog?(): Promise<number | undefined>;
 }
 
 export interface Driver {

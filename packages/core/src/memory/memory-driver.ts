@@ -426,6 +426,7 @@ class MemoryDriver implements Driver {
       if (i >= 0) q.consumers.splice(i, 1);
     };
     const subscription: DriverSubscription = {
+      backlog: async () => q.depth,
       stop: async () => {
         consumer.stopped = true;
       },
