@@ -11,16 +11,23 @@ import {
   downAll,
   fixturesOnDisk,
   kitHome,
+  type PostgresFixture,
+  type PostgresStatus,
+  postgres,
+  postgresOnDisk,
 } from './index.js';
 
 const USAGE = `Usage: npm run brokers -- <command> [options]
 
 Commands:
-  up <rabbitmq|kafka|rocketmq|all>       start (idempotent), wait until clients are accepted, print settings
-  down <rabbitmq|kafka|rocketmq|all>     stop; without --nodes/--version every such fixture found on disk
-  status                                 every fixture found on disk: kind, cluster, node, running, pid, ports
-  kill <rabbitmq|kafka|rocketmq>         SIGKILL one node (--node, default 0; RocketMQ: broker and proxy)
-  restart <rabbitmq|kafka|rocketmq>      restart one node (--node, as kill) and wait until it accepts clients
+  up <rabbitmq|kafka|rocketmq|postgres|all>    start (idempotent), wait until clients are accepted, print settings
+  down <rabbitmq|kafka|rocketmq|postgres|all>  stop; without --nodes/--version every such fixture found on disk
+  status                                       every fixture found on disk: kind, cluster, node, running, pid, ports
+  kill <rabbitmq|kafka|rocketmq|postgres>      SIGKILL one node (--node, default 0; RocketMQ: broker and proxy;
+                                               PostgreSQL: the postmaster and every backend)
+  restart <rabbitmq|kafka|rocketmq|postgres>   restart one node (--node, as kill), wait until it accepts clients
+
+"all" is the three message brokers; "down all" also stops the PostgreSQL fixture (it stops everything).
 
 Options:
   --nodes 1|3       broker nodes (RocketMQ: 1 only); default 1
@@ -31,7 +38,8 @@ Options:
   --json            print machine-readable JSON on stdout
   -h, --help        this text
 
-Environment: LOSSLESS_BROKERS=local (default) | external | docker; LOSSLESS_HOME (default <repo>/.lossless).
+Environment: LOSSLESS_BROKERS=local (default) | external | docker; LOSSLESS_HOME (default <repo>/.lossless);
+LOSSLESS_POSTGRES_URL (an external PostgreSQL: up/down check it answers, kill/restart refuse).
 Kit home: ${kitHome()}`;
 
 class UsageError extends Error {}
@@ -124,6 +132,49 @@ function describeAddresses(settings: BrokerSettings): string {
   }
 }
 
+// --- PostgreSQL: not a message broker (no nodes, no --secure), so it has commands of its own ---------------
+
+function postgresFor(values: Parsed['values']): PostgresFixture {
+  if (values.nodes !== undefined || values.secure || values.node !== undefined) {
+    throw new UsageError('postgres runs one server: no --nodes, --node or --secure');
+  }
+  return postgres({ log, ...(values.version !== undefined ? { version: values.version } : {}) });
+}
+
+async function postgresCommand(parsed: Parsed, command: 'up' | 'down' | 'kill' | 'restart'): Promise<void> {
+  const values = parsed.values;
+  const started = Date.now();
+  if (command === 'down') {
+    const local = values.version === undefined && !process.env.LOSSLESS_POSTGRES_URL;
+    const fixtures = local ? postgresOnDisk() : [postgresFor(values)];
+    for (const pg of fixtures) {
+      await pg.down(values.wipe ? { wipe: true } : {});
+      process.stdout.write(`${pg.cluster} is down${values.wipe ? ' (wiped)' : ''}\n`);
+    }
+    return;
+  }
+  const pg = postgresFor(values);
+  if (command === 'up') log(`up ${pg.cluster}…`);
+  await (command === 'up' ? pg.up() : command === 'kill' ? pg.kill() : pg.restart());
+  const ms = Date.now() - started;
+  if (command !== 'up') {
+    process.stdout.write(`${pg.cluster}: ${command === 'kill' ? 'killed' : 'restarted'}\n`);
+  } else if (values.json) {
+    const out = { postgres: { ...pg.settings, cluster: pg.cluster, startedInMs: ms } };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    process.stdout.write(
+      `${pg.cluster} is up (${(ms / 1000).toFixed(1)} s)\n  url       ${pg.settings.url}\n`,
+    );
+  }
+}
+
+/** A PostgreSQL fixture as a row of the status table (one node: the postmaster). */
+function postgresRow(s: PostgresStatus): Omit<BrokerStatus, 'kind'> & { kind: BrokerKind | 'postgres' } {
+  const node = { name: 'postmaster', running: s.running, ports: { postgres: s.port } };
+  return { ...s, nodes: [{ ...node, ...(s.pid === undefined ? {} : { pid: s.pid }) }] };
+}
+
 async function up(parsed: Parsed): Promise<void> {
   const target = parsed.positionals[1];
   const kinds = kindsOf(target, true);
@@ -196,7 +247,9 @@ async function nodeCommand(parsed: Parsed, action: 'kill' | 'restart'): Promise<
 
 async function status(parsed: Parsed): Promise<void> {
   const mode = brokerMode();
-  const statuses: BrokerStatus[] = [];
+  const statuses: ReturnType<typeof postgresRow>[] = [];
+  if (process.env.LOSSLESS_POSTGRES_URL) statuses.push(postgresRow(await postgres().status()));
+  else for (const pg of postgresOnDisk()) statuses.push(postgresRow(await pg.status()));
   if (mode === 'local') {
     for (const f of fixturesOnDisk()) statuses.push(await f.broker.status());
   } else if (mode === 'external') {
@@ -251,6 +304,10 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.values.help || command === undefined || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !parsed.values.help ? 2 : 0;
+  }
+  if (parsed.positionals[1] === 'postgres' && ['up', 'down', 'kill', 'restart'].includes(command)) {
+    await postgresCommand(parsed, command as 'up' | 'down' | 'kill' | 'restart');
+    return 0;
   }
   switch (command) {
     case 'up':

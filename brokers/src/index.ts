@@ -1,4 +1,5 @@
-// The broker kit: real RabbitMQ, Kafka and RocketMQ brokers for tests that kill, restart and partition them.
+// The broker kit: real RabbitMQ, Kafka and RocketMQ brokers for tests that kill, restart and partition them,
+// and a PostgreSQL server (postgres.ts) to kill under a transactional outbox or inbox.
 //
 // LOSSLESS_BROKERS picks where brokers come from:
 //   local (default) — processes on this machine, started by the kit (rabbitmq.ts, kafka.ts, rocketmq.ts);
@@ -11,6 +12,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { kitHome } from './home.js';
 import { type KafkaOptions, kafka } from './kafka.js';
+import { type PostgresFixture, postgres } from './postgres.js';
 import { livePid, portOpen, stopGracefully, waitUntil } from './process.js';
 import { rabbitmq } from './rabbitmq.js';
 import { type RocketMqOptions, rocketmq } from './rocketmq.js';
@@ -41,6 +43,14 @@ export {
   kafka,
 } from './kafka.js';
 export { type CertFiles, type Pki, type PkiOptions, throwawayPki } from './pki.js';
+export {
+  POSTGRES_PORT,
+  type PostgresFixture,
+  type PostgresOptions,
+  type PostgresSettings,
+  type PostgresStatus,
+  postgres,
+} from './postgres.js';
 export { installedRabbitMqVersion, rabbitmq } from './rabbitmq.js';
 export {
   type CreateGroupOptions,
@@ -177,6 +187,27 @@ export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
   return found;
 }
 
+/** Every local PostgreSQL fixture under the kit home: postgres-<major> and postgres-<major>-p<port>. */
+export function postgresOnDisk(home?: string): PostgresFixture[] {
+  const root = kitHome(home);
+  if (!existsSync(root)) return [];
+  const found: PostgresFixture[] = [];
+  for (const name of readdirSync(root).sort()) {
+    const m = name.match(/^postgres-(\d+)(?:-p(\d+))?$/);
+    if (!m || !statSync(join(root, name)).isDirectory()) continue;
+    const version = captured(m, 1, 'the major of a postgres-<major> directory');
+    found.push(
+      postgres({
+        version,
+        mode: 'local',
+        ...(home === undefined ? {} : { home }),
+        ...(m[2] ? { port: Number(m[2]) } : {}),
+      }),
+    );
+  }
+  return found;
+}
+
 /** Group `n` of a regex match, or an Error naming what the group should have held. */
 function captured(match: RegExpMatchArray, n: number, what: string): string {
   const value = match[n];
@@ -203,8 +234,8 @@ export function livePidFiles(dir: string): { file: string; pid: number }[] {
 }
 
 /**
- * Stops every local fixture found on disk (both single nodes and clusters), then any process a pid file under
- * the kit home still names, so nothing of ours keeps running.
+ * Stops every local fixture found on disk (both single nodes and clusters, and the PostgreSQL fixture), then any
+ * process a pid file under the kit home still names, so nothing of ours keeps running.
  */
 export async function downAll(
   options: { wipe?: boolean; home?: string; log?: (line: string) => void } = {},
@@ -217,6 +248,15 @@ export async function downAll(
       await f.broker.down(options.wipe ? { wipe: true } : {});
     } catch (error) {
       errors.push(`${f.cluster}: ${(error as Error).message}`);
+    }
+  }
+  // PostgreSQL before the pid-file sweep: a SIGKILL of the postmaster's group would leave its backends behind.
+  for (const pg of postgresOnDisk(options.home)) {
+    options.log?.(`down ${pg.cluster}`);
+    try {
+      await pg.down(options.wipe ? { wipe: true } : {});
+    } catch (error) {
+      errors.push(`${pg.cluster}: ${(error as Error).message}`);
     }
   }
   const root = kitHome(options.home);
