@@ -32,6 +32,7 @@ export default defineConfig({
           exclude: [
             '**/node_modules/**',
             '**/dist/**',
+            'packages/**/*.integration.test.ts',
             ...(process.env.LOSSLESS_SKIP_MUTANTS ? ['conformance-tests/src/evil/**'] : []),
           ],
           execArgv: ['--expose-gc'],
@@ -45,6 +46,7 @@ export default defineConfig({
           include: [
             'brokers/**/*.test.ts',
             'adapters/**/*.test.ts',
+            'packages/**/*.integration.test.ts',
             'examples/**/*.test.ts',
             'conformance-tests/**/*.integration.test.ts',
             'tests/**/*.integration.test.ts',
