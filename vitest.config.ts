@@ -1,6 +1,6 @@
 // One vitest configuration for the tree, two projects: `unit` (no broker, runs in parallel: packages/ and every
-// `*.unit.test.ts`) and `integration` (real brokers started by the broker kit; files run one at a time because
-// cases kill and restart brokers).
+// `*.unit.test.ts`) and `integration` (real brokers and databases started by the broker kit, and every
+// `*.integration.test.ts`, packages/ included; files run one at a time because cases kill and restart brokers).
 // Workspace packages resolve to their TypeScript sources through the "@lossless/source" export condition.
 import { defineConfig } from 'vitest/config';
 
