@@ -246,9 +246,20 @@ class Lane {
           },
         });
       });
-      this.running ??= this.drain().finally(() => {
-        this.running = undefined;
-      });
+      this.kick();
+    });
+  }
+
+  /**
+   * Starts draining unless a drain runs. The `.finally` that clears `running` comes microtasks after drain()
+   * saw an empty queue: records submitted in between would wait for a drain that never comes (a publish that
+   * never settled, seen when the caller resumed one microtask later), so a non-empty queue starts a new drain.
+   */
+  private kick(): void {
+    if (this.running) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.queue.length > 0) this.kick();
     });
   }
 
