@@ -15,6 +15,7 @@ export {
   entryBeside,
   loadAdapter,
 } from './target.js';
+export { runTraced, type TracedRun } from './traced.js';
 export {
   runWarehouse,
   ShipOrderHandler,

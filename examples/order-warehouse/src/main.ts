@@ -4,9 +4,12 @@ import type { BrokerSettings } from '@lossless/brokers';
 import { formatAccounting } from './report.js';
 import { runScenario, type ScenarioOptions } from './scenario.js';
 import { AdapterUnavailableError, type ExampleTarget } from './target.js';
+import { runTraced } from './traced.js';
 import { runWarehouse, WAREHOUSE_ENV, type WarehouseConfig } from './warehouse.js';
 
-const USAGE = 'options: --orders N (default 2000), --callers N (32), --rate N orders/s (250)';
+const USAGE =
+  'options: --orders N (default 2000), --callers N (32), --rate N orders/s (250); or --trace alone (one order, ' +
+  'followed with OpenTelemetry)';
 
 /** Parses `--orders`, `--callers`, `--rate`. Throws on anything else. */
 export function parseScenarioArgs(argv: readonly string[]): ScenarioOptions {
@@ -36,6 +39,10 @@ export async function exampleMain<S extends BrokerSettings>(
   if (warehouse !== undefined) {
     await runWarehouse(target, JSON.parse(warehouse) as WarehouseConfig<S>);
     process.exit(0);
+  }
+  if (argv.length === 1 && argv[0] === '--trace') {
+    const run = await runTraced(target);
+    process.exit(run.oneTrace ? 0 : 1);
   }
   let options: ScenarioOptions;
   try {
