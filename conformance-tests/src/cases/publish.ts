@@ -429,4 +429,42 @@ export const publishCases: ConformanceCase[] = [
       await roundTripHeaders(ctx, `${Limits.headersMax} headers of ${total} bytes in all`, headers);
     },
   },
+  {
+    id: 'P15',
+    title:
+      'one caller publishing in sequence, resuming 0-16 microtasks or a macrotask after each confirm: none hangs',
+    category: 'publish',
+    async run(ctx) {
+      // A driver whose send queue goes idle a few microtasks after its last answer can miss a send that arrives
+      // in between: the publish then never settles. Callers resume at different moments (a wrapper, a
+      // middleware, an await more or less); each gap is tried in turn, on one key and without one.
+      const bus = await ctx.bus();
+      const { topic } = await ctx.topic(bus, 't', ['s']);
+      const ledger = new Ledger();
+      const tag = ctx.name('m');
+      const gaps = [...Array.from({ length: 17 }, (_, k) => k), -1]; // 0-16 microtasks; -1: setImmediate
+      let i = 0;
+      for (const gap of gaps) {
+        for (let n = 0; n < 8; n++, i++) {
+          const id = `${tag}-${i}`;
+          ledger.attempt(id);
+          const sent = bus.publish(topic, { id, body: String(i), ...(n % 2 === 0 ? { key: 'one' } : {}) });
+          try {
+            await ctx.waitFor(
+              `the confirm of publish ${i} (resuming ${gap} microtasks after the one before)`,
+              sent,
+            );
+            ledger.confirm(id);
+          } catch (error) {
+            ledger.reject(id, (error as { code?: string }).code ?? 'UNKNOWN');
+            throw error;
+          }
+          if (gap < 0) await new Promise((r) => setImmediate(r));
+          else for (let k = 0; k < gap; k++) await Promise.resolve();
+        }
+      }
+      await ctx.consume(bus, topic, 's', ledger);
+      await ctx.expectAllDelivered(ledger);
+    },
+  },
 ];

@@ -601,6 +601,41 @@ export const mutants: readonly Mutant[] = [
       }),
   },
   {
+    name: 'idle-window-loses-send',
+    bug:
+      'its send queue goes idle a few microtasks after answering its last send, so a send that arrives in ' +
+      'between waits for a drain that never comes (the Kafka lane had it: a caller resuming one await later hung)',
+    caughtBy: ['P15'],
+    wrap: (base) => {
+      type Job = {
+        topic: string;
+        records: Parameters<Driver['send']>[1];
+        resolve: (o: SendOutcome[]) => void;
+      };
+      const queue: Job[] = [];
+      let running: Promise<void> | undefined;
+      const drain = async () => {
+        for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+          const outcomes = await base
+            .send(job.topic, job.records)
+            .catch((error: LosslessError) => job.records.map(() => ({ ok: false, error }) as SendOutcome));
+          job.resolve(outcomes);
+          // Bookkeeping after the answer, before looking at the queue again (as a real lane does).
+          for (let k = 0; k < 10; k++) await Promise.resolve();
+        }
+      };
+      return overrideDriver(base, {
+        send: (topic, records) =>
+          new Promise<SendOutcome[]>((resolve) => {
+            queue.push({ topic, records, resolve });
+            running ??= drain().finally(() => {
+              running = undefined;
+            });
+          }),
+      });
+    },
+  },
+  {
     name: 'never-delivers',
     bug: 'subscribes but never hands a message over (a consumer stuck joining its group)',
     caughtBy: ['T2', 'P1', 'C1', 'C2', 'C7', 'C11', 'C12', 'R5'],
