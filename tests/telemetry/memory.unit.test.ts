@@ -13,7 +13,7 @@ import {
   silentLogger,
 } from '@lossless/core';
 import { MemoryBroker, memoryDriver } from '@lossless/core/memory';
-import { type SpanContext, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { propagation, type SpanContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -400,5 +400,35 @@ describe('telemetry', () => {
     release.resolve();
     await sub.close();
     await bus.close();
+  });
+
+  it('no SDK registered and no providers given: no telemetry at all; a global SDK is picked up without options', async () => {
+    const plain = await connect(memoryDriver(), { logger: silentLogger });
+    await plain.declare({ topics: [{ name: 'orders' }], subscriptions: [{ name: 'w', topic: 'orders' }] });
+    const got = deferred<Delivery>();
+    const sub = await plain.subscribe('orders', 'w', (d) => got.resolve(d));
+    await plain.publish('orders', { body: 'x' });
+    expect((await got.promise).headers.traceparent).toBeUndefined();
+    await sub.close();
+    await plain.close();
+
+    const otel = sdk();
+    trace.setGlobalTracerProvider(otel.options.tracerProvider);
+    propagation.setGlobalPropagator(otel.options.propagator);
+    try {
+      const bus = await connect(memoryDriver(), { logger: silentLogger });
+      await bus.declare({ topics: [{ name: 'orders' }], subscriptions: [{ name: 'w', topic: 'orders' }] });
+      const traced = deferred<Delivery>();
+      const sub2 = await bus.subscribe('orders', 'w', (d) => traced.resolve(d));
+      await bus.publish('orders', { body: 'y' });
+      expect((await traced.promise).headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      await sub2.close();
+      await bus.close();
+      expect(otel.spans('publish orders')).toHaveLength(1);
+      expect(otel.spans('process orders')).toHaveLength(1);
+    } finally {
+      trace.disable();
+      propagation.disable();
+    }
   });
 });

@@ -32,6 +32,7 @@ import {
 } from './subscriber.js';
 import {
   loadOtelApi,
+  sdkRegistered,
   TELEMETRY_METRIC,
   TELEMETRY_SHAPE,
   Telemetry,
@@ -331,6 +332,10 @@ async function makeTelemetry(
   const options = checkOptions<TelemetryOptions>('connect(): telemetry', given, TELEMETRY_SHAPE);
   const api = await loadOtelApi();
   if (api === undefined) return undefined;
+  // Nothing registered and nothing given: no telemetry to report, so none to pay for (see sdkRegistered).
+  if (options.tracerProvider === undefined && options.meterProvider === undefined && !sdkRegistered(api)) {
+    return undefined;
+  }
   const declared = driver.capabilities.maxHeaderBytes;
   try {
     return new Telemetry(

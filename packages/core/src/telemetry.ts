@@ -76,6 +76,27 @@ export function loadOtelApi(): Promise<typeof Otel | undefined> {
   return loaded;
 }
 
+/**
+ * Whether an SDK is registered globally (a tracer provider behind the API's proxy, or a meter provider): without
+ * one, and without providers passed in, a bus skips telemetry altogether — no spans to make, no instruments to
+ * feed, nothing per message. Read by class name: the API exports neither no-op class, and every API version
+ * names them so.
+ */
+export function sdkRegistered(api: typeof Otel): boolean {
+  try {
+    const tracerProvider = api.trace.getTracerProvider() as Otel.TracerProvider & {
+      getDelegate?: () => Otel.TracerProvider;
+    };
+    const tracing = tracerProvider.getDelegate?.() ?? tracerProvider;
+    const meterProvider = api.metrics.getMeterProvider();
+    return (
+      tracing.constructor?.name !== 'NoopTracerProvider' || meterProvider.constructor?.name !== 'NoopMeterProvider'
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** What core's own instruments record; made once per bus by connect(). */
 export class Telemetry {
   private readonly tracer: Otel.Tracer;
