@@ -613,7 +613,7 @@ export const mutants: readonly Mutant[] = [
         resolve: (o: SendOutcome[]) => void;
       };
       const queue: Job[] = [];
-      let running: Promise<void> | undefined;
+      const lane: { running: Promise<void> | undefined } = { running: undefined };
       const drain = async () => {
         for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
           const outcomes = await base
@@ -628,8 +628,8 @@ export const mutants: readonly Mutant[] = [
         send: (topic, records) =>
           new Promise<SendOutcome[]>((resolve) => {
             queue.push({ topic, records, resolve });
-            running ??= drain().finally(() => {
-              running = undefined;
+            lane.running ??= drain().finally(() => {
+              lane.running = undefined;
             });
           }),
       });

@@ -90,7 +90,8 @@ export function sdkRegistered(api: typeof Otel): boolean {
     const tracing = tracerProvider.getDelegate?.() ?? tracerProvider;
     const meterProvider = api.metrics.getMeterProvider();
     return (
-      tracing.constructor?.name !== 'NoopTracerProvider' || meterProvider.constructor?.name !== 'NoopMeterProvider'
+      tracing.constructor?.name !== 'NoopTracerProvider' ||
+      meterProvider.constructor?.name !== 'NoopMeterProvider'
     );
   } catch {
     return false;
