@@ -262,7 +262,8 @@ export class Telemetry {
     const started = performance.now();
     try {
       span = this.startPublish(topic, record);
-      carried = span.isRecording() ? this.inject(topic, record, span) : record;
+      // A sampled-out span still has a valid context: it travels (sampled flag off), so consumers keep the decision.
+      carried = this.api.isSpanContextValid(span.spanContext()) ? this.inject(topic, record, span) : record;
     } catch (error) {
       this.broke(error);
       return send(record);
