@@ -1,8 +1,13 @@
 // OpenTelemetry on the in-memory driver, with the SDK's in-memory span exporter and a metric reader: what a user
 // with an SDK sees for a publish, a handler that fails once, a dead letter, a failed publish and re-sends; that
 // their own traceparent is kept; that trace context never breaks a message that fills its limits; that
-// `telemetry: false` emits nothing; and that core's log lines carry the trace id.
+// `telemetry: false` (or no SDK at all) emits nothing; that core's log lines carry the trace id (pino and winston
+// as they are); that a throwing SDK stops telemetry, never messaging; the lag gauge; and that a message replayed
+// by the lmdb outbox after its producer died stays in its publish span's trace.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   connect,
@@ -13,6 +18,7 @@ import {
   silentLogger,
 } from '@lossless/core';
 import { MemoryBroker, memoryDriver } from '@lossless/core/memory';
+import { lmdbOutbox } from '@lossless/outbox-lmdb';
 import { propagation, type SpanContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
@@ -429,6 +435,44 @@ describe('telemetry', () => {
     } finally {
       trace.disable();
       propagation.disable();
+    }
+  });
+
+  it("a message the lmdb outbox replays after the producer died keeps its publish span's trace", async () => {
+    const path = mkdtempSync(join(tmpdir(), 'lossless-otel-outbox-'));
+    try {
+      const otel = sdk();
+      const broker = new MemoryBroker();
+      let confirm = false;
+      broker.faults.onSend = () => (confirm ? 'confirm' : 'hang');
+      const topology = { topics: [{ name: 'orders' }], subscriptions: [{ name: 'w', topic: 'orders' }] };
+      const first = await connect(memoryDriver({ broker }), {
+        logger: silentLogger,
+        telemetry: otel.options,
+        outbox: { store: lmdbOutbox({ path }), resolveOn: 'accepted' },
+      });
+      await first.declare(topology);
+      const accepted = await first.publish('orders', { body: 'kept on disk' });
+      expect(accepted.status).toBe('accepted');
+      await first.driver.close(); // the process "dies" before the broker confirmed
+      confirm = true;
+      const second = await connect(memoryDriver({ broker }), {
+        logger: silentLogger,
+        telemetry: otel.options,
+        outbox: { store: lmdbOutbox({ path }), resolveOn: 'accepted' },
+      });
+      await second.flush();
+      const got = deferred<Delivery>();
+      const sub = await second.subscribe('orders', 'w', (d) => got.resolve(d));
+      expect((await got.promise).id).toBe(accepted.id);
+      await sub.close();
+      await second.close();
+      const [publish] = otel.spans('publish orders');
+      const [run] = otel.spans('process orders');
+      expect(run?.parentSpanContext?.spanId).toBe(publish?.spanContext().spanId);
+      expect(run?.spanContext().traceId).toBe(publish?.spanContext().traceId);
+    } finally {
+      rmSync(path, { recursive: true, force: true });
     }
   });
 });
