@@ -214,20 +214,25 @@ describe('telemetry', () => {
     const two = deferred();
     const sub = await bus.subscribe('orders', 'warehouse', (d) => {
       got.push(d);
-      if (got.length === 2) two.resolve();
+      if (got.length === 4) two.resolve();
     });
     await bus.publish('orders', { body: 'mine', headers: { traceparent: own } });
     await bus.publish('orders', { body: 'x'.repeat(990), headers: { a: 'bcdefghij' } }); // exactly 1,000 bytes
     await bus.publish('orders', { body: 'x'.repeat(990), headers: { a: 'bcdefghij' } });
+    // Core's most headers (64), small: the context would be a 65th.
+    const many = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`h${i}`, 'v']));
+    await bus.publish('orders', { body: 'many headers', headers: many });
     await two.promise;
     await sub.close();
     await bus.close();
     const byBody = (n: number) => got.find((d) => d.body.byteLength === n);
     expect(byBody(4)?.headers.traceparent).toBe(own);
     expect(byBody(990)?.headers.traceparent).toBeUndefined();
+    expect(byBody(12)?.headers.traceparent).toBeUndefined();
+    expect(Object.keys(byBody(12)?.headers ?? {})).toHaveLength(64);
     expect(warnings.filter((w) => w.includes('trace context'))).toHaveLength(1);
     const full = otel.spans('publish orders').filter((s) => s.attributes['lossless.trace_context_dropped']);
-    expect(full).toHaveLength(2);
+    expect(full).toHaveLength(3);
   });
 
   it('telemetry: false emits nothing and adds no header; bad telemetry options are INVALID_ARGUMENT', async () => {

@@ -10,7 +10,7 @@
 import type * as Otel from '@opentelemetry/api';
 import { isLosslessError, LosslessError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { MessageRecord } from './message.js';
+import { Limits, type MessageRecord } from './message.js';
 import type { PublishReceipt } from './publish-config.js';
 import type { OptionShape } from './validate.js';
 
@@ -358,16 +358,20 @@ export class Telemetry {
     for (const name in carrier) added += byteLength(name) + byteLength(carrier[name] ?? '');
     if (added === 0) return record;
     let headerBytes = 0;
-    for (const name in record.headers)
+    let headerCount = Object.keys(carrier).length;
+    for (const name in record.headers) {
       headerBytes += byteLength(name) + byteLength(record.headers[name] ?? '');
+      headerCount++;
+    }
     if (
+      headerCount > Limits.headersMax ||
       headerBytes + added > this.limits.maxHeaderBytes ||
       record.body.byteLength + headerBytes + added > this.limits.maxMessageBytes
     ) {
       if (!this.warnedHeaders) {
         this.warnedHeaders = true;
         this.logger.warn(
-          `telemetry: a message to '${topic}' fills the broker's header or size limit, so its trace context ` +
+          `telemetry: a message to '${topic}' fills the header count, header bytes or size limit, so its trace context ` +
             `(${added} bytes) is not sent with it; its consumer starts a new trace (said once per bus)`,
         );
       }
