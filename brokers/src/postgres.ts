@@ -23,6 +23,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -142,6 +143,12 @@ class LocalPostgres implements PostgresFixture {
   private readonly port: number;
   private readonly log: (line: string) => void;
   private readonly dataDir: string;
+  /**
+   * Where the server's own files live (data, socket): the fixture directory — or, when the server runs as another
+   * user who cannot reach the kit home (a parent directory without o+x, as a CI checkout may have), a directory
+   * under /tmp named after it. Pid file, log and lock stay in the fixture directory (written by us).
+   */
+  private readonly serverDir: string;
   private readonly pidFile: string;
   private readonly logFile: string;
 
@@ -150,7 +157,11 @@ class LocalPostgres implements PostgresFixture {
     this.version = options.version ?? installedMajors()[0] ?? DEFAULT_MAJOR;
     this.cluster = `postgres-${this.version}${this.port === POSTGRES_PORT ? '' : `-p${this.port}`}`;
     this.dir = join(kitHome(options.home), this.cluster);
-    this.dataDir = join(this.dir, 'data');
+    this.serverDir =
+      process.getuid?.() === 0 && !searchableByOthers(this.dir)
+        ? `/tmp/lossless-pg-${createHash('sha256').update(this.dir).digest('hex').slice(0, 12)}-server`
+        : this.dir;
+    this.dataDir = join(this.serverDir, 'data');
     this.pidFile = join(this.dir, 'postgres.pid');
     this.logFile = join(this.dir, 'postgres.log');
     this.log = options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : () => {});
@@ -164,7 +175,7 @@ class LocalPostgres implements PostgresFixture {
 
   /** A unix socket path is limited to 107 bytes: a deep kit home gets its socket directory under /tmp. */
   private get socketDir(): string {
-    const inside = join(this.dir, 'run');
+    const inside = join(this.serverDir, 'run');
     if (`${inside}/.s.PGSQL.${this.port}`.length < 100) return inside;
     return `/tmp/lossless-pg-${createHash('sha256').update(this.dir).digest('hex').slice(0, 12)}`;
   }
@@ -213,6 +224,7 @@ class LocalPostgres implements PostgresFixture {
           if (entry !== '.up.lock') rmSync(join(this.dir, entry), { recursive: true, force: true });
         }
         rmSync(this.socketDir, { recursive: true, force: true });
+        if (this.serverDir !== this.dir) rmSync(this.serverDir, { recursive: true, force: true });
       }
     });
   }
@@ -302,13 +314,13 @@ class LocalPostgres implements PostgresFixture {
 
   /** Directories owned by the server's user, and a cluster (initdb) on first use. */
   private async prepare(user: RunAs | undefined): Promise<void> {
-    for (const dir of [this.dir, this.socketDir]) {
+    for (const dir of new Set([this.dir, this.serverDir, this.socketDir])) {
       mkdirSync(dir, { recursive: true });
       if (user) chownSync(dir, user.uid, user.gid);
     }
-    if (user && !(await runAs(user, 'test', ['-w', this.dir], this.dir, this.logFile))) {
+    if (user && !(await runAs(user, 'test', ['-w', this.serverDir], this.serverDir, this.logFile))) {
       throw new Error(
-        `${this.cluster}: user ${user.name} cannot write ${this.dir}; every parent directory of the kit home ` +
+        `${this.cluster}: user ${user.name} cannot write ${this.serverDir}; every parent directory of the kit home ` +
           'must be searchable by others (chmod o+x), or set LOSSLESS_HOME elsewhere',
       );
     }
@@ -319,7 +331,9 @@ class LocalPostgres implements PostgresFixture {
     this.log(`initdb ${this.dataDir} (PostgreSQL ${this.version}, superuser ${USER}, trust on 127.0.0.1)`);
     const args = ['-D', fresh, '--encoding=UTF8', '--locale=C', '--auth=trust', `--username=${USER}`];
     // --no-sync: a SIGKILL of the server does not lose the page cache; the server itself runs with fsync=on.
-    if (!(await runAs(user, join(this.bin, 'initdb'), [...args, '--no-sync'], this.dir, this.logFile))) {
+    if (
+      !(await runAs(user, join(this.bin, 'initdb'), [...args, '--no-sync'], this.serverDir, this.logFile))
+    ) {
       throw new Error(`${this.cluster}: initdb failed\n${await tailFile(this.logFile, 40)}`);
     }
     renameSync(fresh, this.dataDir);
@@ -342,7 +356,10 @@ class LocalPostgres implements PostgresFixture {
     const args = ['-D', this.dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
     writeFileSync(this.logFile, `--- ${new Date().toISOString()} start\n`, { flag: 'a' });
     this.log(`starting PostgreSQL ${this.cluster} on ${HOST}:${this.port}${user ? ` as ${user.name}` : ''}`);
-    const child = spawnAs(user, join(this.bin, 'postgres'), args, { cwd: this.dir, logFile: this.logFile });
+    const child = spawnAs(user, join(this.bin, 'postgres'), args, {
+      cwd: this.serverDir,
+      logFile: this.logFile,
+    });
     if (child.pid === undefined) throw new Error(`${this.cluster}: could not start ${this.bin}/postgres`);
     child.on('error', () => {});
     child.unref();
@@ -434,4 +451,20 @@ export function postgres(options: PostgresOptions = {}): PostgresFixture {
   if (!url)
     throw new Error('postgres: mode external needs LOSSLESS_POSTGRES_URL (postgres://user@host:port/db)');
   return externalPostgres(url);
+}
+
+/** Whether every existing directory from / down to `path` lets other users through (o+x). */
+function searchableByOthers(path: string): boolean {
+  let at = '/';
+  for (const part of path.split('/').filter(Boolean)) {
+    at = join(at, part);
+    let mode: number;
+    try {
+      mode = statSync(at).mode;
+    } catch {
+      return true; // not there yet: the kit makes it 0755
+    }
+    if ((mode & 0o001) === 0) return false;
+  }
+  return true;
 }
