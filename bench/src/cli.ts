@@ -15,6 +15,7 @@ import { coreOverhead } from './core-overhead.js';
 import type { BenchConfig } from './harness.js';
 import { kafkaBench } from './kafka.js';
 import { outboxBench } from './outbox.js';
+import { postgresBench } from './postgres.js';
 import { type AdapterReport, type QueueType, rabbitmqBench } from './rabbitmq.js';
 import { rocketmqBench } from './rocketmq.js';
 import { scrub, tlsCost, tlsCostTable } from './secure.js';
@@ -24,7 +25,7 @@ import { telemetryBench } from './telemetry.js';
 const usage =
   'usage: npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]\n' +
   '         [--latency-seconds S] [--latency-rate R] [--messages N] [--rabbitmq-queues classic|quorum|both]\n' +
-  '         [--window N] [--concurrency N] [--scenario outbox|telemetry] [--secure [--with-plain]] [--help]';
+  '         [--window N] [--concurrency N] [--scenario outbox|telemetry|postgres] [--secure [--with-plain]] [--help]';
 const fail = (message: string): never => {
   console.error(`${message}\n${usage}`);
   process.exit(2);
@@ -125,11 +126,12 @@ const rocketmqCfg: BenchConfig = {
 };
 const window = positiveInt('window', values.window, 1_000);
 
-if (values.scenario !== undefined && values.scenario !== 'outbox' && values.scenario !== 'telemetry')
+const SCENARIOS = { outbox: outboxBench, telemetry: telemetryBench, postgres: postgresBench } as const;
+if (values.scenario !== undefined && !Object.hasOwn(SCENARIOS, values.scenario))
   fail(`unknown scenario '${values.scenario}'`);
 if (values.scenario !== undefined) {
-  // The cost of the durable outbox on RabbitMQ, or of OpenTelemetry on RabbitMQ and Kafka: own table, own JSON.
-  const report = values.scenario === 'outbox' ? await outboxBench(cfg) : await telemetryBench(cfg);
+  // The cost of the lmdb outbox, of OpenTelemetry, or of the PostgreSQL outbox: its own table, its own JSON.
+  const report = await SCENARIOS[values.scenario as keyof typeof SCENARIOS](cfg);
   console.log(`\n### ${report.adapter}\n\n${table(report.results)}\n`);
   const out = resolve(
     process.env.INIT_CWD ?? process.cwd(),
