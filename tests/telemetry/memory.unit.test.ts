@@ -19,7 +19,15 @@ import {
 } from '@lossless/core';
 import { MemoryBroker, memoryDriver } from '@lossless/core/memory';
 import { lmdbOutbox } from '@lossless/outbox-lmdb';
-import { propagation, type SpanContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -358,10 +366,26 @@ describe('telemetry', () => {
         },
       },
       'counter add throws': { tracerProvider: real.tracerProvider, meterProvider: throwingMeter },
+      'context manager throws': 'context',
     };
-    for (const [name, telemetry] of Object.entries(cases)) {
+    for (const [name, given] of Object.entries(cases)) {
       const warnings: string[] = [];
       const logger: Logger = { ...silentLogger, warn: (m) => warnings.push(m) };
+      const telemetry = given === 'context' ? { tracerProvider: real.tracerProvider } : given;
+      if (given === 'context') {
+        context.disable();
+        context.setGlobalContextManager({
+          active: () => ROOT_CONTEXT,
+          with: boom,
+          bind: (_c: unknown, target: unknown) => target,
+          enable() {
+            return this;
+          },
+          disable() {
+            return this;
+          },
+        } as never);
+      }
       const bus = await connect(memoryDriver(), { logger, telemetry: telemetry as never });
       await bus.declare({ topics: [{ name: 'orders' }], subscriptions: [{ name: 'w', topic: 'orders' }] });
       const got: string[] = [];
@@ -387,6 +411,10 @@ describe('telemetry', () => {
         warnings.filter((w) => w.startsWith('telemetry:')),
         name,
       ).toHaveLength(1);
+      if (given === 'context') {
+        context.disable();
+        undo = useContextManager();
+      }
     }
   });
 

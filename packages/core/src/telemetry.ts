@@ -490,7 +490,19 @@ export class Telemetry {
 
   /** Runs `fn` with `ctx` as the active context (the handler's own spans become children of its process span). */
   within<T>(ctx: Otel.Context, fn: () => T): T {
-    return this.api.context.with(ctx, fn);
+    if (this.off) return fn();
+    let ran = false;
+    try {
+      return this.api.context.with(ctx, () => {
+        ran = true;
+        return fn();
+      });
+    } catch (error) {
+      if (ran) throw error; // the handler's own throw
+      // A context manager that throws before running it: telemetry stops, the handler runs all the same.
+      this.broke(error);
+      return fn();
+    }
   }
 
   /** The active span's trace and span ids, for log records; undefined outside a recording span. */
