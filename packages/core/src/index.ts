@@ -2,7 +2,7 @@
 // confirms, consume with ack after the handler. Adapters implement `@lossless/core/driver`.
 
 export type { BackoffPolicy } from './backoff.js';
-export { backoffDelay } from './backoff.js';
+export { BACKOFF_SHAPE, backoffDelay, mergeBackoff } from './backoff.js';
 export type { BusSubscribeOptions, ConnectOptions } from './bus.js';
 export { Bus, connect } from './bus.js';
 export type { Capabilities, Health, HealthState } from './driver/driver.js';

@@ -12,25 +12,14 @@ import {
   type OptionShape,
 } from '@lossless/core';
 import type { Pool, PooledClient } from './pg-types.js';
-import { type ResolvedTables, resolveTables, type TableNames } from './schema.js';
+import { POOL_AND_TABLES_SHAPE, type ResolvedTables, resolveTables, type TableNames } from './schema.js';
 
 export interface PostgresInboxOptions extends TableNames {
   /** Each handled message checks a connection out of this pool for its transaction. */
   pool: Pool;
 }
 
-const INBOX_SHAPE: OptionShape = {
-  pool: {
-    type: 'custom',
-    check: (v) =>
-      v !== null && typeof v === 'object' && typeof (v as Pool).connect === 'function'
-        ? undefined
-        : 'a pg Pool (an object with connect() and query())',
-  },
-  schema: { type: 'string', minLength: 1, maxLength: 63 },
-  outboxTable: { type: 'string', minLength: 1, maxLength: 63 },
-  inboxTable: { type: 'string', minLength: 1, maxLength: 63 },
-};
+const INBOX_SHAPE: OptionShape = POOL_AND_TABLES_SHAPE;
 
 const CLEANUP_SHAPE: OptionShape = {
   olderThanMs: { type: 'integer', min: 0, max: Number.MAX_SAFE_INTEGER },

@@ -16,7 +16,7 @@ import {
 import { LOGGER_RULE } from '@lossless/core/driver';
 import { type Executor, isExecutor, type Pool, run } from './pg-types.js';
 import { RELAY_SHAPE, Relay, type RelayOptions } from './relay.js';
-import { type ResolvedTables, resolveTables, type TableNames } from './schema.js';
+import { POOL_AND_TABLES_SHAPE, type ResolvedTables, resolveTables, type TableNames } from './schema.js';
 
 export interface PostgresOutboxOptions extends TableNames {
   /** The pool the relay reads and deletes with (its own connections; your transactions bring theirs). */
@@ -28,16 +28,7 @@ export interface PostgresOutboxOptions extends TableNames {
 }
 
 const OUTBOX_SHAPE: OptionShape = {
-  pool: {
-    type: 'custom',
-    check: (v) =>
-      v !== null && typeof v === 'object' && typeof (v as Pool).connect === 'function'
-        ? undefined
-        : 'a pg Pool (an object with connect() and query())',
-  },
-  schema: { type: 'string', minLength: 1, maxLength: 63 },
-  outboxTable: { type: 'string', minLength: 1, maxLength: 63 },
-  inboxTable: { type: 'string', minLength: 1, maxLength: 63 },
+  ...POOL_AND_TABLES_SHAPE,
   maxMessageBytes: { type: 'integer', min: 1, max: 1024 * 1024 * 1024 },
   logger: LOGGER_RULE,
 };

@@ -5,6 +5,7 @@
 // with the same id, never a loss). Woken by LISTEN/NOTIFY at each commit, with a polling fallback; a batch is
 // bounded, so memory stays flat while the broker is down and the table grows.
 import {
+  BACKOFF_SHAPE,
   type BackoffPolicy,
   type Bus,
   backoffDelay,
@@ -12,6 +13,7 @@ import {
   ErrorCode,
   isLosslessError,
   type Logger,
+  mergeBackoff,
   type OptionShape,
 } from '@lossless/core';
 import type { Pool, PooledClient } from './pg-types.js';
@@ -29,15 +31,14 @@ export interface RelayOptions {
 export const RELAY_SHAPE: OptionShape = {
   batchSize: { type: 'integer', min: 1, max: 10_000 },
   pollIntervalMs: { type: 'integer', min: 10, max: 3_600_000 },
-  retryBackoff: {
-    type: 'object',
-    shape: {
-      initialDelayMs: { type: 'integer', min: 0, max: 3_600_000 },
-      maxDelayMs: { type: 'integer', min: 0, max: 3_600_000 },
-      factor: { type: 'number', min: 1, max: 100 },
-      jitter: { type: 'enum', values: ['none', 'full'] },
-    },
-  },
+  retryBackoff: { type: 'object', shape: BACKOFF_SHAPE },
+};
+
+const DEFAULT_RETRY_BACKOFF: BackoffPolicy = {
+  initialDelayMs: 500,
+  maxDelayMs: 60_000,
+  factor: 2,
+  jitter: 'full',
 };
 
 export interface RelayStats {
@@ -81,13 +82,7 @@ export class Relay {
   ) {
     this.batchSize = options.batchSize ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
-    this.backoff = {
-      initialDelayMs: 500,
-      maxDelayMs: 60_000,
-      factor: 2,
-      jitter: 'full',
-      ...options.retryBackoff,
-    };
+    this.backoff = mergeBackoff('outbox.relay(): retryBackoff', DEFAULT_RETRY_BACKOFF, options.retryBackoff);
   }
 
   /** @internal Started by outbox.relay(). */

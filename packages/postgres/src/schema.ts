@@ -1,7 +1,7 @@
 // The tables of the outbox and the inbox, as SQL and as an idempotent migration. Names are checked identifiers
 // (no quoting games): a schema and a table prefix the caller chooses, `lossless_outbox` / `lossless_inbox` in the
 // `public` schema by default.
-import { invalidArgument } from '@lossless/core';
+import { invalidArgument, type OptionShape } from '@lossless/core';
 import type { Pool, PooledClient, Queryable } from './pg-types.js';
 
 export interface TableNames {
@@ -19,6 +19,20 @@ export interface ResolvedTables {
   /** The NOTIFY channel the relay listens on: one per outbox table. */
   readonly channel: string;
 }
+
+/** The option rules every factory of this package shares: the pool and the table names. */
+export const POOL_AND_TABLES_SHAPE: OptionShape = {
+  pool: {
+    type: 'custom',
+    check: (v) =>
+      v !== null && typeof v === 'object' && typeof (v as Pool).connect === 'function'
+        ? undefined
+        : 'a pg Pool (an object with connect() and query())',
+  },
+  schema: { type: 'string', minLength: 1, maxLength: 63 },
+  outboxTable: { type: 'string', minLength: 1, maxLength: 63 },
+  inboxTable: { type: 'string', minLength: 1, maxLength: 63 },
+};
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
