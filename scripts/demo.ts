@@ -1,7 +1,8 @@
 // `npm run demo [-- --broker rabbitmq|kafka|rocketmq] [--orders N]`: the order → warehouse story of the source
 // articles on a real broker started by the broker kit, with the warehouse and the broker killed (SIGKILL) on
-// the way, ending in the accounting table and `lost: 0` (`--trace`: one order followed with OpenTelemetry). The
-// examples under examples/ do the work.
+// the way, ending in the accounting table and `lost: 0` (`--trace`: one order followed with OpenTelemetry;
+// `--postgres`: through the transactional outbox and the inbox, with PostgreSQL killed too, ending in `lost: 0`
+// and `duplicate effects: 0`). The examples under examples/ do the work.
 import { type ExampleTarget, exampleMain } from '@lossless/example-order-warehouse';
 
 const EXAMPLES: Record<string, () => Promise<ExampleTarget>> = {

@@ -1,6 +1,8 @@
 // The command line of every broker example: `main.ts [--orders N]` runs the scenario and prints the
 // accounting; started by the scenario with LOSSLESS_EXAMPLE_WAREHOUSE set, the same entry is a warehouse.
 import type { BrokerSettings } from '@lossless/brokers';
+import { PG_ROLE_ENV, type PgRoleConfig, runPgRole } from './pg-roles.js';
+import { formatPgAccounting, runPgScenario } from './pg-scenario.js';
 import { formatAccounting } from './report.js';
 import { runScenario, type ScenarioOptions } from './scenario.js';
 import { AdapterUnavailableError, type ExampleTarget } from './target.js';
@@ -9,7 +11,8 @@ import { runWarehouse, WAREHOUSE_ENV, type WarehouseConfig } from './warehouse.j
 
 const USAGE =
   'options: --orders N (default 2000), --callers N (32), --rate N orders/s (250); or --trace alone (one order, ' +
-  'followed with OpenTelemetry)';
+  'followed with OpenTelemetry); or --postgres [--orders N (1000) --callers N (8) --rate N (150)]: the outbox ' +
+  'and the inbox in PostgreSQL';
 
 /** Parses `--orders`, `--callers`, `--rate`. Throws on anything else. */
 export function parseScenarioArgs(argv: readonly string[]): ScenarioOptions {
@@ -40,6 +43,16 @@ export async function exampleMain<S extends BrokerSettings>(
     await runWarehouse(target, JSON.parse(warehouse) as WarehouseConfig<S>);
     process.exit(0);
   }
+  const pgRole = process.env[PG_ROLE_ENV];
+  if (pgRole !== undefined) {
+    await runPgRole(target, JSON.parse(pgRole) as PgRoleConfig<S>);
+    process.exit(0);
+  }
+  if (argv.includes('--postgres'))
+    return postgresMain(
+      target,
+      argv.filter((a) => a !== '--postgres'),
+    );
   if (argv.length === 1 && argv[0] === '--trace') {
     const run = await runTraced(target);
     process.exit(run.oneTrace ? 0 : 1);
@@ -66,6 +79,43 @@ export async function exampleMain<S extends BrokerSettings>(
       process.exit(2);
     }
     console.error(`${target.name} example failed:`, error);
+    process.exit(1);
+  }
+}
+
+/** `--postgres`: the story through the transactional outbox and the idempotent inbox (pg-scenario.ts). */
+async function postgresMain<S extends BrokerSettings>(
+  target: ExampleTarget<S>,
+  argv: readonly string[],
+): Promise<never> {
+  let options: ScenarioOptions;
+  try {
+    options = parseScenarioArgs(argv);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  console.log(
+    `The order service commits each order row and its OrderPaid event in one PostgreSQL transaction (the outbox);\n` +
+      `a relay sends committed events through ${target.name}; the warehouse writes each shipment in the inbox's\n` +
+      'transaction, so a redelivery is acked without shipping twice. The order service, the warehouse, the broker\n' +
+      'and PostgreSQL are killed with SIGKILL on the way. Every committed order must be shipped exactly once.\n',
+  );
+  try {
+    const a = await runPgScenario(target, {
+      ...(options.orders === undefined ? {} : { orders: options.orders }),
+      ...(options.callers === undefined ? {} : { concurrency: options.callers }),
+      ...(options.ratePerSecond === undefined ? {} : { ratePerSecond: options.ratePerSecond }),
+    });
+    console.log(`\n${formatPgAccounting(a)}`);
+    const clean = a.lost === 0 && a.duplicateEffects === 0 && a.phantom === 0 && a.outboxLeft === 0;
+    process.exit(clean ? 0 : 1);
+  } catch (error) {
+    if (error instanceof AdapterUnavailableError) {
+      console.error(`${target.name} example: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(`${target.name} example (--postgres) failed:`, error);
     process.exit(1);
   }
 }

@@ -3,18 +3,18 @@
 // while it holds orders and starts a new one, SIGKILLs the broker while orders are still being published and
 // restarts it, waits until every confirmed order is shipped, and counts from the warehouse's ledger file.
 // Every wait is for an event (an IPC message, a settled publish, a process exit) under a deadline.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BrokerSettings } from '@lossless/brokers';
 import { isLosslessError } from '@lossless/core';
+import { Conditions, deferred } from './conditions.js';
 import { orderTopology } from './events.js';
 import { readLedger } from './ledger.js';
 import { orderServiceContainer, startOrderService } from './order-service.js';
 import { type Accounting, progress, quietLogger } from './report.js';
-import type { ExampleTarget } from './target.js';
+import { type ExampleTarget, spawnEntry } from './target.js';
 import { WAREHOUSE_ENV, type WarehouseConfig, type WarehouseEvent } from './warehouse.js';
 
 export interface ScenarioOptions {
@@ -32,53 +32,6 @@ export interface ScenarioOptions {
   shipDeadlineMs?: number;
   /** Where progress lines go. Default: stdout. */
   log?: (line: string) => void;
-}
-
-/** Conditions re-checked on every event, each with a deadline. A check that throws fails its wait. */
-class Conditions {
-  private waiting: { check: () => boolean; settle: (error?: Error) => void }[] = [];
-
-  notify(): void {
-    for (const w of [...this.waiting]) {
-      try {
-        if (w.check()) w.settle();
-      } catch (error) {
-        w.settle(error as Error);
-      }
-    }
-  }
-
-  until(what: string, check: () => boolean, deadlineMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const entry = {
-        check,
-        settle: (error?: Error) => {
-          clearTimeout(timer);
-          this.waiting = this.waiting.filter((w) => w !== entry);
-          if (error) reject(error);
-          else resolve();
-        },
-      };
-      const timer = setTimeout(
-        () => entry.settle(new Error(`gave up after ${deadlineMs / 1000} s waiting until ${what}`)),
-        deadlineMs,
-      );
-      this.waiting.push(entry);
-      this.notify();
-    });
-  }
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  open: () => void;
-}
-function deferred(): Deferred {
-  let open!: () => void;
-  const promise = new Promise<void>((r) => {
-    open = r;
-  });
-  return { promise, open };
 }
 
 /** One warehouse child process and what it told us. */
@@ -159,14 +112,7 @@ export async function runScenario<S extends BrokerSettings>(
         workMs,
       };
       say(`starting warehouse #${instance} (child process, ${concurrency} handlers at once)…`);
-      const child = spawn(
-        process.execPath,
-        ['--conditions=@lossless/source', '--import', 'tsx', fileURLToPath(target.entry)],
-        {
-          env: { ...process.env, [WAREHOUSE_ENV]: JSON.stringify(config) },
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        },
-      );
+      const child = spawnEntry(target.entry, WAREHOUSE_ENV, config);
       let ready = false;
       const w: Warehouse = {
         instance,

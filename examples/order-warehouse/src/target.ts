@@ -1,6 +1,7 @@
 // What differs between brokers: the broker kit fixture, the driver built from its settings, and the entry
 // module the runner starts again as the warehouse process. Everything else is shared.
-
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Broker, BrokerSettings } from '@lossless/brokers';
 import type { connect, Logger } from '@lossless/core';
 
@@ -50,4 +51,15 @@ export async function loadAdapter<F>(specifier: string, factory: string, broker:
     throw new AdapterUnavailableError(`the ${broker} adapter (${specifier}) has no ${factory}() factory yet`);
   }
   return f as F;
+}
+
+/**
+ * Starts an example's entry module again as a child process in a role: `config` travels as JSON in the
+ * environment variable `roleEnv`, output is inherited, and an IPC channel carries the role's events.
+ */
+export function spawnEntry(entry: URL, roleEnv: string, config: unknown): ChildProcess {
+  return spawn(process.execPath, ['--conditions=@lossless/source', '--import', 'tsx', fileURLToPath(entry)], {
+    env: { ...process.env, [roleEnv]: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }

@@ -57,6 +57,12 @@ export class PostgresInbox {
     return async (delivery, context) => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
+      // node-postgres emits 'error' on a checked-out client whose server went away (a restart, a crash):
+      // without a listener that would be an uncaught exception. The statement in flight rejects anyway.
+      const onError = (error: unknown) => {
+        broken ??= error instanceof Error ? error : new Error(String(error));
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         // Blocks on a concurrent transaction holding the same row (a duplicate delivered twice at once) until
@@ -80,7 +86,8 @@ export class PostgresInbox {
         });
         throw error;
       } finally {
-        // A connection whose ROLLBACK failed is in an unknown state: destroyed, not returned to the pool.
+        // A lost connection, or one whose ROLLBACK failed (an unknown state), is destroyed, not pooled again.
+        client.removeListener('error', onError);
         client.release(broken);
       }
     };

@@ -2,7 +2,7 @@
 // (no quoting games): a schema and a table prefix the caller chooses, `lossless_outbox` / `lossless_inbox` in the
 // `public` schema by default.
 import { invalidArgument, type OptionShape } from '@lossless/core';
-import type { Pool, PooledClient, Queryable } from './pg-types.js';
+import type { Pool, Queryable } from './pg-types.js';
 
 export interface TableNames {
   /** Default 'public'. */
@@ -99,8 +99,14 @@ CREATE INDEX IF NOT EXISTS ${t.inbox.split('.')[1]}_processed_at ON ${t.inbox} (
 export async function migrate(db: Pool | Queryable, names: TableNames = {}): Promise<void> {
   const sql = schemaSql(names);
   // One connection for the whole transaction: a Pool would run each statement on any of its connections.
-  const client: Queryable & Partial<Pick<PooledClient, 'release'>> =
-    'connect' in db && typeof db.connect === 'function' ? await db.connect() : db;
+  const pooled = 'connect' in db && typeof db.connect === 'function' ? await db.connect() : undefined;
+  const client: Queryable = pooled ?? db;
+  let lost: Error | undefined;
+  // A checked-out pg client emits 'error' when its server goes away: handled here, not an uncaught exception.
+  const onError = (error: unknown) => {
+    lost ??= error instanceof Error ? error : new Error(String(error));
+  };
+  pooled?.on('error', onError);
   try {
     await client.query('BEGIN');
     try {
@@ -112,6 +118,7 @@ export async function migrate(db: Pool | Queryable, names: TableNames = {}): Pro
       throw error;
     }
   } finally {
-    if (client !== db) client.release?.();
+    pooled?.removeListener('error', onError);
+    pooled?.release(lost);
   }
 }
