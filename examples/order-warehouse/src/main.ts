@@ -48,22 +48,20 @@ export async function exampleMain<S extends BrokerSettings>(
     await runPgRole(target, JSON.parse(pgRole) as PgRoleConfig<S>);
     process.exit(0);
   }
-  if (argv.includes('--postgres'))
-    return postgresMain(
-      target,
-      argv.filter((a) => a !== '--postgres'),
-    );
-  if (argv.length === 1 && argv[0] === '--trace') {
+  const postgres = argv.includes('--postgres');
+  const rest = argv.filter((a) => a !== '--postgres');
+  if (!postgres && rest.length === 1 && rest[0] === '--trace') {
     const run = await runTraced(target);
     process.exit(run.oneTrace ? 0 : 1);
   }
   let options: ScenarioOptions;
   try {
-    options = parseScenarioArgs(argv);
+    options = parseScenarioArgs(rest);
   } catch (error) {
     console.error((error as Error).message);
     process.exit(2);
   }
+  if (postgres) return postgresMain(target, options);
   console.log(
     `The order service publishes an OrderPaid event per paid order (${target.name}); the warehouse ships each\n` +
       'order once, deduplicating redeliveries by message id. Both the warehouse and the broker get killed with\n' +
@@ -74,27 +72,15 @@ export async function exampleMain<S extends BrokerSettings>(
     console.log(`\n${formatAccounting(accounting)}`);
     process.exit(accounting.lost === 0 && accounting.phantom === 0 ? 0 : 1);
   } catch (error) {
-    if (error instanceof AdapterUnavailableError) {
-      console.error(`${target.name} example: ${error.message}`);
-      process.exit(2);
-    }
-    console.error(`${target.name} example failed:`, error);
-    process.exit(1);
+    failed(target.name, '', error);
   }
 }
 
 /** `--postgres`: the story through the transactional outbox and the idempotent inbox (pg-scenario.ts). */
 async function postgresMain<S extends BrokerSettings>(
   target: ExampleTarget<S>,
-  argv: readonly string[],
+  options: ScenarioOptions,
 ): Promise<never> {
-  let options: ScenarioOptions;
-  try {
-    options = parseScenarioArgs(argv);
-  } catch (error) {
-    console.error((error as Error).message);
-    process.exit(2);
-  }
   console.log(
     `The order service commits each order row and its OrderPaid event in one PostgreSQL transaction (the outbox);\n` +
       `a relay sends committed events through ${target.name}; the warehouse writes each shipment in the inbox's\n` +
@@ -111,11 +97,16 @@ async function postgresMain<S extends BrokerSettings>(
     const clean = a.lost === 0 && a.duplicateEffects === 0 && a.phantom === 0 && a.outboxLeft === 0;
     process.exit(clean ? 0 : 1);
   } catch (error) {
-    if (error instanceof AdapterUnavailableError) {
-      console.error(`${target.name} example: ${error.message}`);
-      process.exit(2);
-    }
-    console.error(`${target.name} example (--postgres) failed:`, error);
-    process.exit(1);
+    failed(target.name, ' (--postgres)', error);
   }
+}
+
+/** Exits 2 for a missing adapter (said so), 1 for anything else. */
+function failed(name: string, variant: string, error: unknown): never {
+  if (error instanceof AdapterUnavailableError) {
+    console.error(`${name} example: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`${name} example${variant} failed:`, error);
+  process.exit(1);
 }
