@@ -12,6 +12,7 @@ import { Socket } from 'node:net';
 import { consoleLogger, type Logger } from '@lossless/core';
 import {
   type Capabilities,
+  type DeadLetterDestination,
   type DeliverySink,
   type Driver,
   type DriverSubscribeOptions,
@@ -23,6 +24,7 @@ import {
   isLosslessError,
   LosslessError,
   type MessageRecord,
+  type NormalizedSubscription,
   type NormalizedTopology,
   retryPause,
   Secrets,
@@ -35,7 +37,7 @@ import { type ConsumerHost, KafkaConsumer } from './consumer.js';
 import { classifyNative, toError } from './error-table.js';
 import { groupLag } from './lag.js';
 import { type Outgoing, toOutgoing } from './message-mapping.js';
-import { deadLetterTopicName, retryTopicName } from './names.js';
+import { deadLetterGroupId, deadLetterTopicName, retryTopicName } from './names.js';
 import {
   type KafkaDriverOptions,
   optionSecretValues,
@@ -484,6 +486,47 @@ class KafkaDriverImpl implements KafkaDriver, LaneHost, ConsumerHost {
     } catch {
       return undefined;
     }
+  }
+
+  /** Driver.deadLetterDepth: the dead-letter group's lag on `<topic>.<subscription>.dlq`. */
+  async deadLetterDepth(spec: NormalizedSubscription): Promise<number> {
+    const { admin } = this.requireConnected();
+    const topic = deadLetterTopicName(spec.topic, spec.name);
+    try {
+      const topics = await admin.listTopics();
+      if (!topics.includes(topic)) {
+        throw new LosslessError(
+          ErrorCode.NOT_FOUND,
+          `kafka: dead-letter topic '${topic}' does not exist: subscription '${spec.name}' of topic ` +
+            `'${spec.topic}' is not declared or keeps no dead letters`,
+          { broker: 'kafka', topic: spec.topic, subscription: spec.name },
+        );
+      }
+      return await groupLag(admin, deadLetterGroupId(spec.topic, spec.name), [topic]);
+    } catch (error) {
+      throw isLosslessError(error) ? error : (this.classify(error) ?? error);
+    }
+  }
+
+  /**
+   * Driver.deadLetterDestinations: the topics named `<topic>.<subscription>.dlq`. Portable names have no dots,
+   * so the pair is read back from the name without ambiguity.
+   */
+  async deadLetterDestinations(topic?: string): Promise<DeadLetterDestination[]> {
+    const { admin } = this.requireConnected();
+    let names: string[];
+    try {
+      names = await admin.listTopics();
+    } catch (error) {
+      throw this.classify(error) ?? error;
+    }
+    const out: DeadLetterDestination[] = [];
+    for (const name of names.sort()) {
+      const m = /^([A-Za-z0-9][A-Za-z0-9_-]*)\.([A-Za-z0-9][A-Za-z0-9_-]*)\.dlq$/.exec(name);
+      if (!m?.[1] || !m[2] || (topic !== undefined && m[1] !== topic)) continue;
+      out.push({ topic: m[1], subscription: m[2], destination: name });
+    }
+    return out;
   }
 
   classify(error: unknown): LosslessError | undefined {

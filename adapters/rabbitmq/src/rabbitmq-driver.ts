@@ -359,6 +359,35 @@ class RabbitMqDriverImpl implements RabbitMqDriver, ConsumerHost {
     return link;
   }
 
+  /**
+   * Driver.deadLetterDepth: the `.dlq` queue's ready messages (a passive declare on a throwaway channel; ones
+   * held unacked by a reader are not counted). NOT_FOUND when the queue does not exist.
+   */
+  async deadLetterDepth(spec: NormalizedSubscription): Promise<number> {
+    const queue = deadLetterQueueName(spec.topic, spec.name);
+    const link = this.requireLink(`counting dead-letter queue '${queue}'`);
+    const ch = await link.model.createChannel();
+    let closedBy404 = false;
+    ch.on('error', (e: { code?: number }) => {
+      if (e?.code === 404) closedBy404 = true;
+    });
+    try {
+      return (await ch.checkQueue(queue)).messageCount;
+    } catch (error) {
+      if (closedBy404 || (error as { code?: number }).code === 404) {
+        throw new LosslessError(
+          ErrorCode.NOT_FOUND,
+          `rabbitmq: dead-letter queue '${queue}' does not exist: subscription '${spec.name}' of topic ` +
+            `'${spec.topic}' is not declared or keeps no dead letters`,
+          { broker: 'rabbitmq', topic: spec.topic, subscription: spec.name },
+        );
+      }
+      throw this.classify(error) ?? error;
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+
   currentModel(): ChannelModel | undefined {
     const link = this.link;
     return link && !link.ended && !this.closed ? link.model : undefined;

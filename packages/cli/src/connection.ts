@@ -26,6 +26,7 @@ export const CONNECTION_FLAGS = {
   brokers: { type: 'string' },
   endpoints: { type: 'string' },
   namesrv: { type: 'string' },
+  cluster: { type: 'string' },
   username: { type: 'string' },
   'password-file': { type: 'string' },
   'sasl-mechanism': { type: 'string' },
@@ -45,6 +46,7 @@ export type ConnectionFlags = {
   brokers?: string;
   endpoints?: string;
   namesrv?: string;
+  cluster?: string;
   username?: string;
   'password-file'?: string;
   'sasl-mechanism'?: string;
@@ -65,6 +67,8 @@ export const ENV = {
   kafkaBrokers: 'LOSSLESS_KAFKA_BROKERS',
   rocketmqEndpoints: 'LOSSLESS_ROCKETMQ_ENDPOINTS',
   rocketmqNamesrv: 'LOSSLESS_ROCKETMQ_NAMESRV',
+  /** The broker cluster whose masters get topics and groups (the adapter's default: DefaultCluster). */
+  rocketmqCluster: 'LOSSLESS_ROCKETMQ_CLUSTER',
   username: 'LOSSLESS_USERNAME',
   password: 'LOSSLESS_PASSWORD',
   secretKey: 'LOSSLESS_SECRET_KEY',
@@ -144,7 +148,15 @@ export function resolveConnection(f: ConnectionFlags, env: NodeJS.ProcessEnv = p
       throw invalidArgument(`--${given.join(', --')}: not an option of the ${adapter} adapter`);
   };
   if (adapter === 'rabbitmq') {
-    foreign(['brokers', 'endpoints', 'namesrv', 'sasl-mechanism', 'access-key', 'secret-key-file']);
+    foreign([
+      'brokers',
+      'endpoints',
+      'namesrv',
+      'cluster',
+      'sasl-mechanism',
+      'access-key',
+      'secret-key-file',
+    ]);
     const urls = f.url && f.url.length > 0 ? f.url : list(env[ENV.rabbitmqUrl]);
     if (urls.length === 0)
       throw invalidArgument(`RabbitMQ: give --url amqp://host:5672 (or ${ENV.rabbitmqUrl})`);
@@ -159,7 +171,7 @@ export function resolveConnection(f: ConnectionFlags, env: NodeJS.ProcessEnv = p
     return { adapter, options };
   }
   if (adapter === 'kafka') {
-    foreign(['url', 'endpoints', 'namesrv', 'access-key', 'secret-key-file']);
+    foreign(['url', 'endpoints', 'namesrv', 'cluster', 'access-key', 'secret-key-file']);
     const brokers = list(f.brokers ?? env[ENV.kafkaBrokers]);
     if (brokers.length === 0)
       throw invalidArgument(`Kafka: give --brokers host:9092[,host:9092] (or ${ENV.kafkaBrokers})`);
@@ -187,6 +199,8 @@ export function resolveConnection(f: ConnectionFlags, env: NodeJS.ProcessEnv = p
     );
   }
   const options: RocketMqDriverOptions = { endpoints, namesrv };
+  const cluster = f.cluster ?? env[ENV.rocketmqCluster];
+  if (cluster) options.cluster = cluster;
   const accessKey = f['access-key'];
   const secretKey =
     f['secret-key-file'] !== undefined

@@ -136,6 +136,15 @@ export interface DriverSubscription {
   backlog?(): Promise<number | undefined>;
 }
 
+/** A subscription's dead-letter destination as the broker names it (`Driver.deadLetterDestinations`). */
+export interface DeadLetterDestination {
+  /** The portable topic and subscription the dead letters belong to. */
+  readonly topic: string;
+  readonly subscription: string;
+  /** The broker's own name of the destination (a queue, a topic), for operators. */
+  readonly destination: string;
+}
+
 export interface Driver {
   /** The broker's name ("rabbitmq", "kafka", "rocketmq", "memory"), used in errors and reports. */
   readonly name: string;
@@ -168,6 +177,21 @@ export interface Driver {
   health(): Health;
   /** Maps a native error of this broker's client to a LosslessError; undefined for errors it does not know. */
   classify(error: unknown): LosslessError | undefined;
+  /**
+   * Optional (operations tools, e.g. `lossless dlq list`): how many messages the subscription's dead-letter
+   * destination holds that no dead-letter reader removed yet, as the broker counts them (RabbitMQ: the `.dlq`
+   * queue's ready messages, so ones held unacked by a reader at that moment are not counted; Kafka: the lag of
+   * the dead-letter group on the `.dlq` topic). Rejects NOT_FOUND when the destination does not exist, with a
+   * retriable error when the broker cannot answer now. Reads only: moves, reserves and settles nothing. Absent:
+   * the broker cannot count without reading (RocketMQ's pop consumption: a tool counts by reading).
+   */
+  deadLetterDepth?(subscription: NormalizedSubscription): Promise<number>;
+  /**
+   * Optional: every dead-letter destination the broker holds (of `topic` only, when given), found by listing
+   * the broker's queues or topics. Absent where the protocol has no listing (AMQP 0-9-1 has none: RabbitMQ's
+   * listing is the management plugin's HTTP API) or the names cannot be mapped back to the portable pair.
+   */
+  deadLetterDestinations?(topic?: string): Promise<DeadLetterDestination[]>;
   /** Closes connections. Called once, after core has flushed publishes and closed subscriptions. */
   close(): Promise<void>;
 }

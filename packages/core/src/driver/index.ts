@@ -23,6 +23,7 @@ export { clipError, deadLetterHeaders, LAST_ERROR_MAX, retryHeaders } from './de
 export { DeliveryBase } from './delivery-base.js';
 export type {
   Capabilities,
+  DeadLetterDestination,
   DeliverySink,
   Driver,
   DriverDelivery,
