@@ -299,6 +299,10 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
           topicRouteServiceCacheRefreshSeconds: 1,
           topicConfigCacheRefreshSeconds: 1,
           grpcShutdownTimeSeconds: 3,
+          // A receive long-polls at least this long (5 s by default), and a consumer's close() waits for the
+          // receive in flight, so that what it brings is handed back at once. 1 s lets tests close consumers
+          // quickly (with the driver's awaitDurationMs: 1000); an empty poll every second is cheap here.
+          grpcClientConsumerMinLongPollingTimeoutMillis: 1_000,
           enablePrintJstack: false,
           ...(certs ? secureProxyConfig(certs) : {}),
         },
