@@ -3,7 +3,7 @@
 // throughput (first commit → last row confirmed and deleted) against a direct confirmed publish by as many
 // awaiting callers, same broker, same run, alternating; and publish → handler latency at a paced rate (commit
 // → handler through the outbox, publish call → handler directly), p50 and p99.
-import { postgres as postgresFixture, rabbitmq as rabbitmqFixture } from '@lossless/brokers';
+import { createBroker, postgres as postgresFixture } from '@lossless/brokers';
 import { type Bus, connect, type Delivery, silentLogger } from '@lossless/core';
 import { migrate, type PostgresOutbox, postgresOutbox } from '@lossless/postgres';
 import { rabbitmq } from '@lossless/rabbitmq';
@@ -15,6 +15,7 @@ import {
   firstUrl,
   freshName,
   latch,
+  type Measured,
   makeRow,
   measured,
   rate,
@@ -57,6 +58,39 @@ async function commitOrder(s: Setup, outbox: PostgresOutbox, schema: string, top
     throw error;
   } finally {
     client.release();
+  }
+}
+
+/**
+ * The dual write the outbox replaces: `concurrency` callers each commit the order row, then publish its message
+ * directly and await the confirm (a crash between the two loses the message). msg/s until the last confirm.
+ */
+async function dualWriteThroughput(s: Setup, cfg: BenchConfig, topic: string): Promise<number> {
+  const { schema } = await freshOutbox(s, topic);
+  const bus = await openBus(s, topic);
+  try {
+    const body = Buffer.alloc(cfg.bodyBytes, 7);
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: cfg.concurrency }, async () => {
+        while (next++ < cfg.messages) {
+          const client = await s.pool.connect();
+          try {
+            await client.query('BEGIN');
+            await client.query(`INSERT INTO ${schema}.orders (body) VALUES ($1)`, [body]);
+            await client.query('COMMIT');
+          } finally {
+            client.release();
+          }
+          await bus.publish(topic, { body });
+        }
+      }),
+    );
+    return rate(cfg.messages, started);
+  } finally {
+    await bus.close();
+    await s.pool.query(`DROP SCHEMA ${schema} CASCADE`).catch(() => {});
   }
 }
 
@@ -133,7 +167,7 @@ async function pacedLatency(
 
 export async function postgresBench(cfg: BenchConfig): Promise<AdapterReport> {
   const db = postgresFixture();
-  const mq = rabbitmqFixture();
+  const mq = createBroker('rabbitmq'); // LOSSLESS_BROKERS=external: your RabbitMQ (LOSSLESS_RABBITMQ_URL)
   cfg.log('postgres: bringing up PostgreSQL and RabbitMQ through the broker kit…');
   await Promise.all([db.up(), mq.up()]);
   const url = firstUrl(mq.settings);
@@ -154,6 +188,13 @@ export async function postgresBench(cfg: BenchConfig): Promise<AdapterReport> {
       'msg/s',
       true,
     );
+    // The same transactions with the message published after the commit (no outbox, not crash-safe): what the
+    // outbox itself costs on top of the order's own transaction.
+    const dualWrite = new Comparison(
+      `transactional outbox vs dual write (commit the order row, then a direct confirmed publish; ${cfg.concurrency} callers)`,
+      'msg/s',
+      true,
+    );
     for (let rep = 1; rep <= cfg.repetitions; rep++) {
       await alternate(
         rep,
@@ -168,6 +209,10 @@ export async function postgresBench(cfg: BenchConfig): Promise<AdapterReport> {
           );
         },
       );
+      dualWrite.library.push(throughput.library[throughput.library.length - 1] as Measured<number>);
+      dualWrite.raw.push(
+        await measured(() => dualWriteThroughput(setup, cfg, freshName('pgo', 'dual', rep))),
+      );
       cfg.log(`  outbox ${rep}/${cfg.repetitions}`);
     }
     const byValue = (a: number, b: number) => a - b;
@@ -176,6 +221,8 @@ export async function postgresBench(cfg: BenchConfig): Promise<AdapterReport> {
     const rows: ResultRow[] = [
       throughput.row(),
       throughput.cpuRow('outbox vs direct', cfg.messages),
+      dualWrite.row(),
+      dualWrite.cpuRow('outbox vs dual write', cfg.messages),
       makeRow(
         'latency p50, commit → handler vs publish → handler',
         percentile(viaOutbox, 50),

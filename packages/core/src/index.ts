@@ -39,8 +39,8 @@ export { DEFAULT_PUBLISH_CONFIG } from './publish-config.js';
 export type { PublishOptions, PublishResult } from './publisher.js';
 export type { Delivery, Handler, HandlerContext, SubscribeOptions, SubscriptionStats } from './subscriber.js';
 export { DEFAULT_REDELIVERY_BACKOFF, Subscription } from './subscriber.js';
-export type { TelemetryOptions } from './telemetry.js';
-export { TELEMETRY_METRIC } from './telemetry.js';
+export type { TelemetryOptions, TraceContextStore } from './telemetry.js';
+export { TELEMETRY_METRIC, traceContextStore } from './telemetry.js';
 export type {
   NormalizedSubscription,
   NormalizedTopic,

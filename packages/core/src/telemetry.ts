@@ -98,6 +98,90 @@ export function sdkRegistered(api: typeof Otel): boolean {
   }
 }
 
+/**
+ * Trace context for a message that waits in a store of its own before a bus publishes it (the PostgreSQL
+ * outbox: written in the caller's transaction, published later by a relay, maybe in another process).
+ * `carry()` adds the writer's active span context to the record's headers, as publish() would inject it;
+ * `within()` runs the later publish inside the context those headers carry, so its `publish` span is a child of
+ * the writer's span, and the consumer's `process` span (a child of the carried `traceparent`) joins its trace.
+ */
+export interface TraceContextStore {
+  /**
+   * `record` with the active span's context in its headers — or `record` itself: no valid span is active (no SDK
+   * registered: the cost is one context lookup), the caller set `traceparent` by hand, the propagator writes
+   * nothing, or the added headers would pass the header count or `maxMessageBytes` (body + headers).
+   */
+  carry(record: MessageRecord, maxMessageBytes: number): MessageRecord;
+  /** Runs `fn` with the context `headers` carry as the active one; `fn()` alone when they carry none. */
+  within<T>(headers: Readonly<Record<string, string>>, fn: () => T): T;
+}
+
+/**
+ * A TraceContextStore on the OTel API, with `propagator` or the globally registered one (W3C trace context in
+ * the SDKs); undefined when `@opentelemetry/api` is not installed. Never throws: an SDK that throws turns it
+ * into a pass-through.
+ */
+export async function traceContextStore(
+  options: { propagator?: TelemetryOptions['propagator'] } = {},
+): Promise<TraceContextStore | undefined> {
+  const api = await loadOtelApi();
+  if (api === undefined) return undefined;
+  const propagator =
+    (options.propagator as Otel.TextMapPropagator | undefined) ?? (api.propagation as Otel.TextMapPropagator);
+  let off = false;
+  return {
+    carry(record, maxMessageBytes) {
+      if (off || record.headers.traceparent !== undefined) return record;
+      try {
+        const active = api.context.active();
+        const span = api.trace.getSpanContext(active);
+        if (span === undefined || !api.isSpanContextValid(span)) return record;
+        const carrier: Record<string, string> = {};
+        propagator.inject(active, carrier, setter);
+        let added = 0;
+        let count = 0;
+        for (const name in carrier) {
+          if (record.headers[name] !== undefined) continue; // the caller's own tracestate (or other) stays
+          added += byteLength(name) + byteLength(carrier[name] ?? '');
+          count++;
+        }
+        if (count === 0) return record;
+        let size = record.body.byteLength + added;
+        for (const name in record.headers) {
+          size += byteLength(name) + byteLength(record.headers[name] ?? '');
+          count++;
+        }
+        if (count > Limits.headersMax || size > maxMessageBytes) return record;
+        return { ...record, headers: { ...carrier, ...record.headers } };
+      } catch {
+        off = true;
+        return record;
+      }
+    },
+    within(headers, fn) {
+      if (off || headers.traceparent === undefined) return fn();
+      let ctx: Otel.Context;
+      try {
+        ctx = propagator.extract(api.ROOT_CONTEXT, headers, getter);
+      } catch {
+        off = true;
+        return fn();
+      }
+      let ran = false;
+      try {
+        return api.context.with(ctx, () => {
+          ran = true;
+          return fn();
+        });
+      } catch (error) {
+        if (ran) throw error; // fn's own throw
+        off = true; // a context manager that throws before running fn
+        return fn();
+      }
+    },
+  };
+}
+
 /** What core's own instruments record; made once per bus by connect(). */
 export class Telemetry {
   private readonly tracer: Otel.Tracer;

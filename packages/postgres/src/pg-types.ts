@@ -33,9 +33,33 @@ export interface Pool extends Queryable {
  */
 export type Executor = Queryable | ((text: string, values: unknown[]) => Promise<unknown>);
 
-/** Runs one statement on an Executor. */
-export async function run(tx: Executor, text: string, values: unknown[]): Promise<void> {
+/**
+ * node-postgres' Client and PoolClient also take a query config: with a `name`, the statement is parsed and
+ * planned once per connection and only bound and run after that (node-postgres keeps the per-connection list).
+ */
+interface NamedQueryable {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<unknown>;
+  connection: { parsedStatements: object };
+}
+
+/** A node-postgres client (not a Pool, not another library's object): one that keeps prepared statements. */
+function preparesStatements(tx: Executor): tx is Queryable & NamedQueryable {
+  const connection = (tx as { connection?: { parsedStatements?: unknown } }).connection;
+  return (
+    typeof connection === 'object' &&
+    connection !== null &&
+    typeof connection.parsedStatements === 'object' &&
+    connection.parsedStatements !== null
+  );
+}
+
+/**
+ * Runs one statement on an Executor; with `name`, as that named prepared statement when `tx` is a node-postgres
+ * client (a function or any other object runs the text as is). `name` must belong to this `text` only.
+ */
+export async function run(tx: Executor, text: string, values: unknown[], name?: string): Promise<void> {
   if (typeof tx === 'function') await tx(text, values);
+  else if (name !== undefined && preparesStatements(tx)) await tx.query({ name, text, values });
   else await tx.query(text, values);
 }
 

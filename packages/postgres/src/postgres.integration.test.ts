@@ -1,9 +1,12 @@
-// The outbox and the inbox against a real PostgreSQL (the kit's own, on 55432) and a real RabbitMQ (the kit's):
-// a commit is sent and a rollback is not; a relay closed half-way and started again loses nothing; two relays at
-// once send each row once; a relay whose connection dies mid-stream is replaced by the other with nothing lost;
-// the inbox runs a handler once per message id (a redelivery is acked without it) and a handler that throws
-// commits nothing and runs again. Every message counted by id: lost, duplicates.
-import { postgres as postgresFixture, rabbitmq as rabbitmqFixture } from '@lossless/brokers';
+// The outbox and the inbox against a real PostgreSQL (the kit's own on 55432, or LOSSLESS_POSTGRES_URL) and a real
+// RabbitMQ (the kit's, or LOSSLESS_BROKERS=external with LOSSLESS_RABBITMQ_URL): a commit is sent and a rollback
+// is not; rows written while the relay is busy (no NOTIFY) and while it is idle (a NOTIFY) are all sent without
+// waiting for its poll, a transaction held open across the relay's catching up included; a relay closed half-way
+// and started again loses nothing; two relays at once send each row once; a relay whose connection dies
+// mid-stream is replaced by the other with nothing lost; the inbox runs a handler once per message id (a
+// redelivery is acked without it) and a handler that throws commits nothing and runs again. Every message
+// counted by id: lost, duplicates.
+import { createBroker, postgres as postgresFixture } from '@lossless/brokers';
 import { type Bus, connect, type Delivery, silentLogger } from '@lossless/core';
 import { rabbitmq } from '@lossless/rabbitmq';
 import pg from 'pg';
@@ -13,7 +16,7 @@ import { postgresOutbox } from './outbox.js';
 import { migrate } from './schema.js';
 
 const db = postgresFixture();
-const mq = rabbitmqFixture();
+const mq = createBroker('rabbitmq');
 let pool: pg.Pool;
 const suffix = `${process.pid}_${Date.now().toString(36)}`;
 let n = 0;
@@ -105,6 +108,22 @@ async function outboxRows(schema: string): Promise<number> {
   return Number(r.rows[0]?.n ?? -1);
 }
 
+/**
+ * Advisory locks held on an outbox table: the relay's sender lock (one bigint key) and the writers' lock (two int
+ * keys: the table's hash, 1) — or, `idle`, only the writers' lock held exclusively (the relay is idle).
+ */
+async function advisoryLocks(schema: string, idle = false): Promise<number> {
+  const r = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks, LATERAL (SELECT hashtext($1)::bigint & 4294967295 AS h) k
+      WHERE locktype = 'advisory' AND granted
+        AND ((objsubid = 1 AND objid::text::bigint = k.h AND NOT $2)
+          OR (objsubid = 2 AND classid::text::bigint = k.h AND objid::text::bigint = 1
+              AND (mode = 'ExclusiveLock' OR NOT $2)))`,
+    [`${schema}.lossless_outbox`, idle],
+  );
+  return r.rows[0]?.n ?? -1;
+}
+
 describe('postgres outbox', () => {
   it('sends what committed, never what rolled back; the table is empty after the confirms', async () => {
     const { schema, topic, bus, outbox } = await fresh();
@@ -118,6 +137,60 @@ describe('postgres outbox', () => {
     expect(r.duplicates).toBe(0);
     expect(r.seen.size).toBe(30); // none of the 10 rolled-back messages arrived
     expect(await outboxRows(schema)).toBe(0);
+    await bus.close();
+  });
+
+  it('wakes without its poll: rows written while it is busy, one held open while it catches up, and one while idle', async () => {
+    const { schema, topic, bus, outbox } = await fresh();
+    // A transaction that writes its row and stays open: it holds the writers' lock, so the relay cannot go idle
+    // before it commits, and its row, written while no relay was idle, comes with no NOTIFY.
+    const held = await pool.connect();
+    const seen = new Set<string>();
+    const sub = await bus.subscribe(topic, 'w', (d: Delivery) => {
+      seen.add(d.id);
+    });
+    let relay: ReturnType<typeof outbox.relay> | undefined;
+    let open = true;
+    try {
+      await held.query('BEGIN');
+      const { id: late } = await outbox.publish(held, topic, { body: 'held open' });
+      const backlog = await write(
+        outbox,
+        topic,
+        Array.from({ length: 60 }, (_, i) => `backlog-${i}`),
+      );
+      // A poll this long would fail the test: every row must come through a NOTIFY or the relay's own re-reads.
+      relay = outbox.relay(bus, { batchSize: 5, pollIntervalMs: 3_600_000 });
+      const during = await write(
+        outbox,
+        topic,
+        Array.from({ length: 20 }, (_, i) => `during-${i}`),
+      );
+      const committed = [...backlog, ...during];
+      await until('the committed rows', () => committed.every((id) => seen.has(id)), 10_000);
+      await new Promise((r) => setTimeout(r, 300)); // the relay has read its table empty by now, more than once
+      expect(seen.has(late)).toBe(false);
+      await held.query('COMMIT');
+      open = false;
+      await until('the row of the transaction held open', () => seen.has(late), 10_000);
+      // Idle now (no writer in flight, the writers' lock held by the relay): the next writer NOTIFYs.
+      const deadline = Date.now() + 10_000;
+      while ((await advisoryLocks(schema, true)) !== 1) {
+        if (Date.now() > deadline) throw new Error('timed out waiting for the relay to go idle');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const [idle] = await write(outbox, topic, ['idle']);
+      await until('the row written while the relay was idle', () => seen.has(idle ?? ''), 10_000);
+    } finally {
+      if (open) await held.query('ROLLBACK').catch(() => {});
+      held.release();
+      await sub.close();
+      await relay?.close();
+    }
+    expect(relay.stats.sent).toBe(82);
+    expect(await outboxRows(schema)).toBe(0);
+    // The relay let go of both its locks (the sender's and the writers') when it closed.
+    expect(await advisoryLocks(schema)).toBe(0);
     await bus.close();
   });
 

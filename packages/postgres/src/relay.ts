@@ -2,8 +2,17 @@
 // order, confirms and re-sends — and deletes a row only after its broker confirm. One relay sends at a time per
 // outbox table: the others (other processes) wait on a session advisory lock and take over when the holder's
 // connection ends, so a relay that dies mid-batch loses nothing (its unconfirmed rows are sent again: duplicates
-// with the same id, never a loss). Woken by LISTEN/NOTIFY at each commit, with a polling fallback; a batch is
-// bounded, so memory stays flat while the broker is down and the table grows.
+// with the same id, never a loss). A batch is bounded, so memory stays flat while the broker is down and the
+// table grows.
+//
+// Waking: while rows keep coming the relay reads again as soon as a batch is done, and writers send no NOTIFY
+// (one NOTIFY per commit serialises every writer's commit on a server-wide lock). Each writer takes a shared
+// transaction-level advisory lock (the writers' lock) with its row, or, when it cannot, sends the NOTIFY. The
+// relay goes idle only by taking the writers' lock exclusively — granted once no writer transaction holding it
+// is open, so every row written without a NOTIFY is committed by then — and reading once more; while idle it holds
+// that lock, so every writer NOTIFYs, and it sleeps until a NOTIFY (or the poll interval) and lets go of it again.
+
+import type { TraceContextStore } from '@lossless/core';
 import {
   BACKOFF_SHAPE,
   type BackoffPolicy,
@@ -33,6 +42,9 @@ export const RELAY_SHAPE: OptionShape = {
   pollIntervalMs: { type: 'integer', min: 10, max: 3_600_000 },
   retryBackoff: { type: 'object', shape: BACKOFF_SHAPE },
 };
+
+/** While writers are in flight (the writers' lock is not free) the relay polls: 1 ms doubling to this. */
+const BUSY_POLL_MAX_MS = 50;
 
 const DEFAULT_RETRY_BACKOFF: BackoffPolicy = {
   initialDelayMs: 500,
@@ -79,6 +91,8 @@ export class Relay {
     private readonly bus: Bus,
     options: RelayOptions,
     private readonly logger: Logger,
+    /** The outbox's trace-context store, once loaded: a row carrying a trace is published inside it. */
+    private readonly trace: () => TraceContextStore | undefined = () => undefined,
   ) {
     this.batchSize = options.batchSize ?? 200;
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
@@ -148,25 +162,56 @@ export class Relay {
     }
   }
 
-  /** As the lock holder: LISTEN, then send batches until closed or the connection is lost. */
+  /**
+   * As the lock holder: LISTEN, then send batches until closed or the connection is lost. Busy (rows found, or
+   * writers in flight) it reads again at once or after a short poll; idle it holds the writers' lock and sleeps.
+   */
   private async lead(client: PooledClient, lost: () => Error | undefined): Promise<void> {
     const onNotify = () => this.wakeUp();
     client.on('notification', onNotify);
     await client.query(`LISTEN ${this.tables.channel}`);
+    let idle = false; // holding the writers' lock exclusively
+    let quiet = 0; // empty reads in a row while writers were in flight
     try {
       while (!this.closed) {
         const broken = lost();
         if (broken) throw broken;
         this.woken = false; // what comes from here on is in the read below, or wakes the pause after it
         const rows = await this.next(client);
-        if (rows.length === 0) {
+        if (rows.length > 0) {
+          quiet = 0;
+          if (idle) {
+            // Busy again: writers stop sending NOTIFYs from here on.
+            await client.query('SELECT pg_advisory_unlock(hashtext($1), 1)', [this.tables.outbox]);
+            idle = false;
+          }
+          await this.send(client, rows);
+          continue;
+        }
+        if (idle) {
           await this.pause(this.pollIntervalMs);
           continue;
         }
-        await this.send(client, rows);
+        const locked = await client.query<{ ok: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtext($1), 1) AS ok',
+          [this.tables.outbox],
+        );
+        if (locked.rows[0]?.ok === true) {
+          // No writer that skipped its NOTIFY is still open: read once more, then sleep (next round).
+          idle = true;
+          continue;
+        }
+        // Writers in flight: their rows come at their commits, which send no NOTIFY.
+        await this.pause(Math.min(this.pollIntervalMs, BUSY_POLL_MAX_MS, 2 ** quiet));
+        quiet++;
       }
     } finally {
       client.removeListener('notification', onNotify);
+      if (idle && lost() === undefined) {
+        await client
+          .query('SELECT pg_advisory_unlock(hashtext($1), 1)', [this.tables.outbox])
+          .catch(() => {});
+      }
       await client.query(`UNLISTEN ${this.tables.channel}`).catch(() => {});
     }
   }
@@ -191,16 +236,20 @@ export class Relay {
   /** Publishes a batch through the bus (in seq order), deletes the confirmed rows, backs off the failed ones. */
   private async send(client: PooledClient, rows: Row[]): Promise<void> {
     this.stats.batches++;
+    const trace = this.trace();
     const outcomes = await Promise.allSettled(
-      rows.map((r) =>
-        this.bus.publish(r.topic, {
-          id: r.id,
-          ...(r.key === null ? {} : { key: r.key }),
-          headers: r.headers,
-          body: new Uint8Array(r.body.buffer, r.body.byteOffset, r.body.byteLength),
-          timestamp: Number(r.ts),
-        }),
-      ),
+      rows.map((r) => {
+        const publish = () =>
+          this.bus.publish(r.topic, {
+            id: r.id,
+            ...(r.key === null ? {} : { key: r.key }),
+            headers: r.headers,
+            body: new Uint8Array(r.body.buffer, r.body.byteOffset, r.body.byteLength),
+            timestamp: Number(r.ts),
+          });
+        // A row written under a span: its publish span is a child of the writer's (the headers travel as stored).
+        return trace && r.headers.traceparent !== undefined ? trace.within(r.headers, publish) : publish();
+      }),
     );
     const confirmed: string[] = [];
     const failed: { seq: string; error: string; delayMs: number }[] = [];
