@@ -61,6 +61,16 @@ async function commitOrder(s: Setup, outbox: PostgresOutbox, schema: string, top
   }
 }
 
+/** `cfg.concurrency` callers running `one` in turn until `cfg.messages` runs were started. */
+async function callers(cfg: BenchConfig, one: () => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: cfg.concurrency }, async () => {
+      while (next++ < cfg.messages) await one();
+    }),
+  );
+}
+
 /**
  * The dual write the outbox replaces: `concurrency` callers each commit the order row, then publish its message
  * directly and await the confirm (a crash between the two loses the message). msg/s until the last confirm.
@@ -70,23 +80,18 @@ async function dualWriteThroughput(s: Setup, cfg: BenchConfig, topic: string): P
   const bus = await openBus(s, topic);
   try {
     const body = Buffer.alloc(cfg.bodyBytes, 7);
-    let next = 0;
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: cfg.concurrency }, async () => {
-        while (next++ < cfg.messages) {
-          const client = await s.pool.connect();
-          try {
-            await client.query('BEGIN');
-            await client.query(`INSERT INTO ${schema}.orders (body) VALUES ($1)`, [body]);
-            await client.query('COMMIT');
-          } finally {
-            client.release();
-          }
-          await bus.publish(topic, { body });
-        }
-      }),
-    );
+    await callers(cfg, async () => {
+      const client = await s.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`INSERT INTO ${schema}.orders (body) VALUES ($1)`, [body]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await bus.publish(topic, { body });
+    });
     return rate(cfg.messages, started);
   } finally {
     await bus.close();
@@ -101,13 +106,8 @@ async function outboxThroughput(s: Setup, cfg: BenchConfig, topic: string): Prom
   const relay = outbox.relay(bus, { batchSize: 500, pollIntervalMs: 100 });
   try {
     const body = Buffer.alloc(cfg.bodyBytes, 7);
-    let next = 0;
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: cfg.concurrency }, async () => {
-        while (next++ < cfg.messages) await commitOrder(s, outbox, schema, topic, body);
-      }),
-    );
+    await callers(cfg, () => commitOrder(s, outbox, schema, topic, body));
     const deadline = Date.now() + 120_000;
     while (relay.stats.sent < cfg.messages) {
       if (Date.now() > deadline) throw new Error(`relay sent ${relay.stats.sent} of ${cfg.messages}`);
