@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `lossless` command: dispatches to `dlq` (dead letters) and `doctor` (durability checks, loaded on demand
-// so that this entry runs whether or not that command is installed).
+// The `lossless` command: dispatches to `dlq` (dead letters) and `doctor` (durability checks).
 import { CONNECTION_HELP, dlqCommand } from './dlq/command.js';
+import { doctorCommand } from './doctor/index.js';
 import { EXIT } from './output.js';
 
 const HELP = `lossless — operations for lossless messaging on RabbitMQ, Kafka and RocketMQ
@@ -23,18 +23,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   if (command === 'dlq') return dlqCommand(rest);
-  if (command === 'doctor') {
-    let doctor: { doctorCommand: (argv: string[]) => Promise<number> };
-    try {
-      // A variable specifier: the doctor is another module, compiled and shipped on its own schedule.
-      const path = './doctor/index.js';
-      doctor = (await import(path)) as typeof doctor;
-    } catch {
-      process.stderr.write('lossless: doctor is not available yet\n');
-      return EXIT.usage;
-    }
-    return doctor.doctorCommand(rest);
-  }
+  if (command === 'doctor') return doctorCommand(rest);
   process.stderr.write(`lossless: unknown command "${command.slice(0, 40)}": see lossless --help\n`);
   return EXIT.usage;
 }
