@@ -40,7 +40,7 @@ export type { PublishOptions, PublishResult } from './publisher.js';
 export type { Delivery, Handler, HandlerContext, SubscribeOptions, SubscriptionStats } from './subscriber.js';
 export { DEFAULT_REDELIVERY_BACKOFF, Subscription } from './subscriber.js';
 export type { TelemetryOptions, TraceContextStore } from './telemetry.js';
-export { TELEMETRY_METRIC, traceContextStore } from './telemetry.js';
+export { TELEMETRY_METRIC, TRACE_CONTEXT_SHAPE, traceContextStore } from './telemetry.js';
 export type {
   NormalizedSubscription,
   NormalizedTopic,

@@ -12,7 +12,7 @@ import { isLosslessError, LosslessError } from './errors.js';
 import type { Logger } from './logger.js';
 import { Limits, type MessageRecord } from './message.js';
 import type { PublishReceipt } from './publish-config.js';
-import type { OptionShape } from './validate.js';
+import type { OptionRule, OptionShape } from './validate.js';
 
 /** What connect() takes as `telemetry`: false turns it off; the providers default to the globally registered. */
 export interface TelemetryOptions {
@@ -29,6 +29,9 @@ export const TELEMETRY_SHAPE: OptionShape = {
   meterProvider: { type: 'custom', check: hasFunction('getMeter') },
   propagator: { type: 'custom', check: hasFunction('inject', 'extract', 'fields') },
 };
+
+/** What traceContextStore() takes: a propagator, checked as connect()'s. */
+export const TRACE_CONTEXT_SHAPE: OptionShape = { propagator: TELEMETRY_SHAPE.propagator as OptionRule };
 
 function hasFunction(...names: string[]): (v: unknown) => string | undefined {
   return (v) =>
@@ -99,6 +102,36 @@ export function sdkRegistered(api: typeof Otel): boolean {
 }
 
 /**
+ * `record` with the propagation headers of `carrier` added (names the record already has keep its value), or
+ * undefined when none is added or they would pass the header count, `maxHeaderBytes` or `maxMessageBytes`
+ * (body + headers). `added`: the bytes the carrier would add, for the caller's warning.
+ */
+function withCarrier(
+  record: MessageRecord,
+  carrier: Readonly<Record<string, string>>,
+  limits: { maxMessageBytes: number; maxHeaderBytes?: number },
+): { record: MessageRecord | undefined; added: number } {
+  let added = 0;
+  let count = 0;
+  for (const name in carrier) {
+    if (record.headers[name] !== undefined) continue;
+    added += byteLength(name) + byteLength(carrier[name] ?? '');
+    count++;
+  }
+  if (count === 0) return { record: undefined, added: 0 };
+  let headerBytes = 0;
+  for (const name in record.headers) {
+    headerBytes += byteLength(name) + byteLength(record.headers[name] ?? '');
+    count++;
+  }
+  const fits =
+    count <= Limits.headersMax &&
+    headerBytes + added <= (limits.maxHeaderBytes ?? Number.POSITIVE_INFINITY) &&
+    record.body.byteLength + headerBytes + added <= limits.maxMessageBytes;
+  return { record: fits ? { ...record, headers: { ...carrier, ...record.headers } } : undefined, added };
+}
+
+/**
  * Trace context for a message that waits in a store of its own before a bus publishes it (the PostgreSQL
  * outbox: written in the caller's transaction, published later by a relay, maybe in another process).
  * `carry()` adds the writer's active span context to the record's headers, as publish() would inject it;
@@ -138,21 +171,7 @@ export async function traceContextStore(
         if (span === undefined || !api.isSpanContextValid(span)) return record;
         const carrier: Record<string, string> = {};
         propagator.inject(active, carrier, setter);
-        let added = 0;
-        let count = 0;
-        for (const name in carrier) {
-          if (record.headers[name] !== undefined) continue; // the caller's own tracestate (or other) stays
-          added += byteLength(name) + byteLength(carrier[name] ?? '');
-          count++;
-        }
-        if (count === 0) return record;
-        let size = record.body.byteLength + added;
-        for (const name in record.headers) {
-          size += byteLength(name) + byteLength(record.headers[name] ?? '');
-          count++;
-        }
-        if (count > Limits.headersMax || size > maxMessageBytes) return record;
-        return { ...record, headers: { ...carrier, ...record.headers } };
+        return withCarrier(record, carrier, { maxMessageBytes }).record ?? record;
       } catch {
         off = true;
         return record;
@@ -438,20 +457,9 @@ export class Telemetry {
     if (record.headers.traceparent !== undefined) return record; // the caller propagates by hand
     const carrier: Record<string, string> = {};
     this.propagator.inject(this.api.trace.setSpan(this.api.context.active(), span), carrier, setter);
-    let added = 0;
-    for (const name in carrier) added += byteLength(name) + byteLength(carrier[name] ?? '');
-    if (added === 0) return record;
-    let headerBytes = 0;
-    let headerCount = Object.keys(carrier).length;
-    for (const name in record.headers) {
-      headerBytes += byteLength(name) + byteLength(record.headers[name] ?? '');
-      headerCount++;
-    }
-    if (
-      headerCount > Limits.headersMax ||
-      headerBytes + added > this.limits.maxHeaderBytes ||
-      record.body.byteLength + headerBytes + added > this.limits.maxMessageBytes
-    ) {
+    const { record: carried, added } = withCarrier(record, carrier, this.limits);
+    if (carried) return carried;
+    if (added > 0) {
       if (!this.warnedHeaders) {
         this.warnedHeaders = true;
         this.logger.warn(
@@ -460,9 +468,8 @@ export class Telemetry {
         );
       }
       span.setAttribute('lossless.trace_context_dropped', true);
-      return record;
     }
-    return { ...record, headers: { ...record.headers, ...carrier } };
+    return record;
   }
 
   // --- consume -----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import {
   type OutgoingMessage,
   silentLogger,
   type TelemetryOptions,
+  TRACE_CONTEXT_SHAPE,
   type TraceContextStore,
   traceContextStore,
   validateName,
@@ -44,18 +45,6 @@ export interface PostgresOutboxOptions extends TableNames {
    */
   telemetry?: false | { propagator?: TelemetryOptions['propagator'] };
 }
-
-const PROPAGATOR_SHAPE: OptionShape = {
-  propagator: {
-    type: 'custom',
-    check: (v) =>
-      v !== null &&
-      typeof v === 'object' &&
-      ['inject', 'extract', 'fields'].every((n) => typeof (v as Record<string, unknown>)[n] === 'function')
-        ? undefined
-        : 'an object with inject(), extract(), fields()',
-  },
-};
 
 const OUTBOX_SHAPE: OptionShape = {
   ...POOL_AND_TABLES_SHAPE,
@@ -114,7 +103,7 @@ export class PostgresOutbox {
       const t = checkOptions<{ propagator?: TelemetryOptions['propagator'] }>(
         'postgresOutbox(): telemetry',
         o.telemetry,
-        PROPAGATOR_SHAPE,
+        TRACE_CONTEXT_SHAPE,
       );
       this.traceLoading = traceContextStore(t).then(
         (store) => {
