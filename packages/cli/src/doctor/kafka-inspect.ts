@@ -5,6 +5,7 @@
 // protocol does not tell the broker's version to kafkajs: the report names the cluster id and its size instead.
 import type { ConnectionOptions } from 'node:tls';
 import { ErrorCode, LosslessError } from '@lossless/core';
+import { nodeTlsOptions } from '@lossless/core/driver';
 import type { KafkaDriverOptions } from '@lossless/kafka';
 import { type Admin, Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import type {
@@ -31,15 +32,7 @@ function kafkajsConfig(options: KafkaDriverOptions, timeoutMs: number): KafkaCon
     logLevel: logLevel.NOTHING,
   };
   if (options.tls) {
-    const { ca, cert, key, passphrase, servername, rejectUnauthorized } = options.tls;
-    config.ssl = {
-      ...(ca === undefined ? {} : { ca }),
-      ...(cert === undefined ? {} : { cert }),
-      ...(key === undefined ? {} : { key }),
-      ...(passphrase === undefined ? {} : { passphrase }),
-      ...(servername === undefined ? {} : { servername }),
-      ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
-    } as ConnectionOptions;
+    config.ssl = nodeTlsOptions(options.tls, { where: 'kafka doctor', broker: 'kafka' }) as ConnectionOptions;
   }
   if (options.sasl) {
     const s = options.sasl;

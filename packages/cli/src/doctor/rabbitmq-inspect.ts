@@ -8,6 +8,7 @@
 // missing one (only a delete racing between the two could: the probe then creates what it read so far). Policies,
 // the node count and quorum members are not visible this way: the report says so (rabbitmq.policies.unchecked).
 import { ErrorCode, LosslessError } from '@lossless/core';
+import { nodeTlsOptions, redactAddress } from '@lossless/core/driver';
 import type { RabbitMqDriverOptions } from '@lossless/rabbitmq';
 import { type ChannelModel, connect, credentials, type Options } from 'amqplib';
 import type { RabbitExchangeState, RabbitQueueState } from './rabbitmq-rules.js';
@@ -81,11 +82,8 @@ export class RabbitProbe {
             ? credentials.amqplain(auth.username, auth.password)
             : credentials.plain(auth.username, auth.password);
     }
-    const tls = options.tls;
-    if (tls) {
-      for (const k of ['ca', 'cert', 'key', 'passphrase', 'servername', 'rejectUnauthorized'] as const) {
-        if (tls[k] !== undefined) socket[k] = tls[k];
-      }
+    if (options.tls) {
+      Object.assign(socket, nodeTlsOptions(options.tls, { where: 'rabbitmq doctor', broker: 'rabbitmq' }));
     }
     let last: unknown;
     for (const url of urls) {
@@ -94,14 +92,14 @@ export class RabbitProbe {
         model.on('error', () => {});
         const props = (model.connection as unknown as { serverProperties?: Record<string, unknown> })
           .serverProperties;
-        return new RabbitProbe(model, props ?? {}, redact(url));
+        return new RabbitProbe(model, props ?? {}, redactAddress(url));
       } catch (error) {
         last = error;
         const message = error instanceof Error ? error.message : String(error);
         if (/ACCESS.REFUSED|403|auth/i.test(message)) {
           throw new LosslessError(
             ErrorCode.PERMISSION_DENIED,
-            `rabbitmq doctor: ${redact(url)} refused the login: ${message}`,
+            `rabbitmq doctor: ${redactAddress(url)} refused the login: ${message}`,
             { broker: 'rabbitmq' },
           );
         }
@@ -109,7 +107,7 @@ export class RabbitProbe {
     }
     throw new LosslessError(
       ErrorCode.UNAVAILABLE,
-      `rabbitmq doctor: no node answered (${urls.map(redact).join(', ')}): ${last instanceof Error ? last.message : String(last)}`,
+      `rabbitmq doctor: no node answered (${urls.map(redactAddress).join(', ')}): ${last instanceof Error ? last.message : String(last)}`,
       { broker: 'rabbitmq', cause: last },
     );
   }
@@ -222,16 +220,5 @@ export class RabbitProbe {
 
   async close(): Promise<void> {
     await this.model.close().catch(() => {});
-  }
-}
-
-/** The URL without its password. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an invalid URL)';
   }
 }
