@@ -28,6 +28,7 @@ export {
   decodeText,
   json,
   Limits,
+  RESERVED_HEADER_PREFIX,
   ReservedHeader,
   text,
   validateName,

@@ -1,10 +1,7 @@
 // One dead letter as the commands show it: the message (id, key, headers, body) and the bookkeeping the driver
 // wrote when it gave up (attempt, last error, reason, original topic — and partition and offset on Kafka).
-import { ReservedHeader } from '@lossless/core';
+import { RESERVED_HEADER_PREFIX, ReservedHeader } from '@lossless/core';
 import type { DriverDelivery } from '@lossless/core/driver';
-
-/** Core's reserved header prefix (core's RESERVED_HEADER_PREFIX, not exported from its main index). */
-const RESERVED_HEADER_PREFIX = 'x-lossless-';
 
 /** Bytes of the body shown by `show`. */
 export const PREVIEW_BYTES = 80;
