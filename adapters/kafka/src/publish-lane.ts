@@ -1,27 +1,30 @@
 // Publishing: one idempotent kafkajs producer (acks=all, maxInFlightRequests 1) shared by lanes, one lane per
-// topic. A lane places every record in a partition itself and sends one request at a time per partition
-// (partitions in parallel), coalescing everything queued into chunks that fit the broker's record-batch limit;
-// it answers per record (partition, offset) or with the error of its chunk.
+// topic. A lane places every record in a partition itself and sends one call at a time: everything queued, every
+// partition's chunk (each within the broker's record-batch limit) in the same `producer.send`, which kafkajs
+// writes as one Produce request per leader broker — as a raw user sending batches does. It answers per record
+// (partition, offset) or with the error of its call.
 //
-// Why one request at a time per partition, and why a failed send replaces the producer: kafkajs gives each batch
-// sequence numbers when it sends it and ROLLS THEM BACK when the request fails — for every partition of the
-// request, including partitions the broker did store (a produce response with one partition error throws for
-// all). A later batch of the same size on such a partition would then reuse sequence numbers the broker already
-// has, and the broker would acknowledge it as a duplicate without storing it: a silent loss. kafkajs's own
-// retry of the SAME call re-sends the same records with the same numbers (the broker's deduplication is right
-// there), so the lane keeps it (a few quick retries), never lets another call of the partition overlap it, makes
-// partitioning deterministic (a record without a key is placed by its message id), and after a call that
-// failed anyway retires the producer: the next call goes out under a fresh producer id, whose sequence numbers
-// the broker cannot confuse with the old ones. Core then re-sends the failed records with the same message ids
-// (at-least-once: a record the broker did store comes twice, consumers deduplicate by id).
+// Why a failed call replaces the producer: kafkajs gives each batch sequence numbers when it sends it and ROLLS
+// THEM BACK when the request fails — for every partition of the request, including partitions the broker did
+// store (a produce response with one partition error throws for all). A later batch of the same size on such a
+// partition would then reuse sequence numbers the broker already has, and the broker would acknowledge it as a
+// duplicate without storing it: a silent loss. kafkajs's own retry of the SAME call re-sends the same records
+// with the same numbers (the broker's deduplication is right there), so the lane keeps it (a few quick
+// retries), never lets two calls of the topic overlap, makes partitioning deterministic (a record without a key
+// is placed by its message id), and after a call that failed anyway retires the producer: the next call goes
+// out under a fresh producer id, whose sequence numbers the broker cannot confuse with the old ones. Core then
+// re-sends the failed records with the same message ids (at-least-once: a record the broker did store comes
+// twice, consumers deduplicate by id).
 //
-// And why one request per PARTITION: kafkajs's retry of a call keeps the answers of brokers that already
-// answered and re-sends only to the others, regrouped by the CURRENT leaders. When a broker dies and its
+// Why every partition must be in the answer: kafkajs's retry of a call keeps the answers of brokers that
+// already answered and re-sends only to the others, regrouped by the CURRENT leaders. When a broker dies and its
 // partitions move to a broker that already answered for its own partitions, the moved partitions are never
 // re-sent, yet the call resolves (read in kafkajs 2.2.4 sendMessages.js; 11 confirmed messages lost out of 2,000
-// when a node of a 3-node cluster was SIGKILLed, before this driver split calls by partition). A call of one
-// partition has one leader: its retry is always a full re-send. As a second guard, a record whose partition is
-// missing from the broker's answer is a failure, never a confirm.
+// when a node of a 3-node cluster was SIGKILLed, when the driver trusted such an answer). So a partition missing
+// from the answer is a failure of that partition's records, never a confirm, and — its sequence numbers were
+// rolled back too — the producer is retired as after a failed call. (Until this release the lane sent one call
+// per partition instead, which made the same loss impossible but cost a round trip per partition per round: on
+// one broker, with maxInFlightRequests 1, kafkajs runs a producer's requests one after another.)
 import {
   ErrorCode,
   isLosslessError,
@@ -29,9 +32,10 @@ import {
   type SendOutcome,
   type SendProgress,
 } from '@lossless/core/driver';
-import { type Kafka, type Message, type PartitionerArgs, Partitioners, type Producer } from 'kafkajs';
+import type { Kafka, Message, PartitionerArgs, Producer } from 'kafkajs';
 import { toError } from './error-table.js';
 import type { Outgoing } from './message-mapping.js';
+import { partitionFor } from './murmur2.js';
 
 /** What a lane needs from the driver. */
 export interface LaneHost {
@@ -50,14 +54,44 @@ export interface LaneHost {
   debug(message: string): void;
 }
 
-/** Most records in one request: bounds encoding work and the loss of one failed chunk. */
+/** Most records of one partition in one call: bounds encoding work and the re-sends after one failed call. */
 const MAX_CHUNK_RECORDS = 2_000;
+/** Most records in one call, over all its partitions. */
+const MAX_CALL_RECORDS = 4_000;
+/** Most bytes in one call, over all its partitions (each partition's chunk stays within `chunkBytes`). */
+const MAX_CALL_BYTES = 16 * 1024 * 1024;
 
-interface Entry {
-  readonly out: Outgoing;
-  readonly settle: (outcome: SendOutcome) => void;
+/** One send() call: its outcomes, filled in as the records' calls are answered. */
+class Submission {
+  private left: number;
+  readonly outcomes: SendOutcome[];
+  constructor(
+    count: number,
+    private readonly progress: SendProgress | undefined,
+    private readonly resolve: (outcomes: SendOutcome[]) => void,
+  ) {
+    this.left = count;
+    this.outcomes = new Array<SendOutcome>(count);
+  }
+  settle(index: number, outcome: SendOutcome): void {
+    this.outcomes[index] = outcome;
+    this.progress?.(index, outcome);
+    if (--this.left === 0) this.resolve(this.outcomes);
+  }
+}
+
+/** One record of a submission, queued on a lane (no closure per record: the lane handles thousands a second). */
+class Entry {
   /** Send on its own (after its chunk failed with TOO_LARGE, to find which record is too large). */
-  alone: boolean;
+  alone = false;
+  constructor(
+    readonly out: Outgoing,
+    private readonly submission: Submission,
+    private readonly index: number,
+  ) {}
+  settle(outcome: SendOutcome): void {
+    this.submission.settle(this.index, outcome);
+  }
 }
 
 /** One producer with the calls running on it; retired after a failed call, disconnected when idle. */
@@ -77,9 +111,6 @@ export class ProducerPool {
   private readonly all = new Set<Generation>();
   private readonly lanes = new Map<string, Lane>();
   private closed = false;
-  /** Java-compatible murmur2 partitioning (kafkajs's default partitioner), fed the partition count. */
-  private readonly murmur = Partitioners.DefaultPartitioner();
-
   constructor(readonly host: LaneHost) {}
 
   private create(): Generation {
@@ -138,21 +169,21 @@ export class ProducerPool {
     gen.producer.disconnect().catch(() => {});
   }
 
-  /** The partition of a record: murmur2 of its partitioning key over `count` partitions. */
-  partitionOf(topic: string, key: string, count: number): number {
-    const partitionMetadata = Array.from({ length: count }, (_, i) => ({
-      partitionId: i,
-      leader: 0,
-      replicas: [],
-      isr: [],
-      offlineReplicas: [],
-      partitionErrorCode: 0,
-    }));
-    return this.murmur({ topic, partitionMetadata, message: { key, value: null } });
+  /** The partition of a record: murmur2 of its partitioning key over `count` partitions (Java-compatible). */
+  partitionOf(key: string, count: number): number {
+    return partitionFor(key, count);
   }
 
-  /** One request on the current producer; a failure retires it. Throws the mapped error. */
-  async produce(topic: string, messages: Message[]): Promise<{ partition: number; baseOffset: string }[]> {
+  /**
+   * One call on the current producer: the base offset of each of `partitions` the broker answered for. A failure
+   * retires the producer and throws the mapped error; so does an answer without one of `partitions` (see the file
+   * comment), which is left out of the map for the caller to fail.
+   */
+  async produce(
+    topic: string,
+    messages: Message[],
+    partitions: readonly number[],
+  ): Promise<Map<number, bigint>> {
     if (this.closed) throw closedError(topic);
     const gen = this.acquire();
     try {
@@ -164,7 +195,18 @@ export class ProducerPool {
         timeout: this.host.ackTimeoutMs,
       });
       this.host.onSuccess();
-      return meta.map((m) => ({ partition: m.partition, baseOffset: m.baseOffset ?? m.offset ?? '-1' }));
+      const bases = new Map<number, bigint>();
+      for (const m of meta) {
+        const offset = m.baseOffset ?? m.offset;
+        if (offset === undefined || !partitions.includes(m.partition)) continue;
+        const base = BigInt(offset);
+        if (base >= 0n) bases.set(m.partition, base);
+      }
+      if (bases.size < partitions.length) {
+        this.retire(gen);
+        this.host.debug(`kafka: the answer for '${topic}' lacked partitions; the producer is replaced`);
+      }
+      return bases;
     } catch (error) {
       this.retire(gen);
       const e = toError(error, { topic, doing: `publishing to topic '${topic}'` });
@@ -207,16 +249,6 @@ function closedError(topic: string): LosslessError {
   });
 }
 
-/** The partition drain() placed the entry in: every entry gets one before any is sent. */
-function placedPartition(e: Entry): number {
-  const partition = e.out.message.partition;
-  if (partition === undefined) {
-    const message = `kafka: message ${e.out.id} reached a send without a partition`;
-    throw new LosslessError(ErrorCode.INTERNAL, message, { broker: 'kafka', messageId: e.out.id });
-  }
-  return partition;
-}
-
 /** The queue of one topic: one request at a time, everything queued coalesced into byte-bounded chunks. */
 class Lane {
   private readonly queue: Entry[] = [];
@@ -228,24 +260,13 @@ class Lane {
   ) {}
 
   submit(records: readonly Outgoing[], progress?: SendProgress): Promise<SendOutcome[]> {
+    if (records.length === 0) return Promise.resolve([]);
     return new Promise<SendOutcome[]>((resolve) => {
-      const outcomes = new Array<SendOutcome>(records.length);
-      let left = records.length;
-      if (left === 0) {
-        resolve([]);
-        return;
+      const submission = new Submission(records.length, progress, resolve);
+      for (let i = 0; i < records.length; i++) {
+        const out = records[i];
+        if (out !== undefined) this.queue.push(new Entry(out, submission, i));
       }
-      records.forEach((out, i) => {
-        this.queue.push({
-          out,
-          alone: false,
-          settle: (outcome) => {
-            outcomes[i] = outcome;
-            progress?.(i, outcome);
-            if (--left === 0) resolve(outcomes);
-          },
-        });
-      });
       this.kick();
     });
   }
@@ -267,31 +288,6 @@ class Lane {
     return this.running ?? Promise.resolve();
   }
 
-  /** The next chunk of one partition: queued entries of that partition, in order, within the byte budget. */
-  private take(partition: number, from: Entry[]): Entry[] {
-    const chunk: Entry[] = [];
-    let bytes = 0;
-    for (let i = 0; chunk.length < MAX_CHUNK_RECORDS; ) {
-      const e = from[i];
-      if (e === undefined) break; // past the end of `from`
-      if (e.out.message.partition !== partition) {
-        i++;
-        continue;
-      }
-      const first = chunk[0];
-      if (
-        first !== undefined &&
-        (e.alone || first.alone || bytes + e.out.bytes > this.pool.host.chunkBytes)
-      ) {
-        break;
-      }
-      bytes += e.out.bytes;
-      chunk.push(e);
-      from.splice(i, 1);
-    }
-    return chunk;
-  }
-
   private async drain(): Promise<void> {
     let refresh = false;
     while (this.queue.length > 0) {
@@ -308,54 +304,133 @@ class Lane {
         continue;
       }
       refresh = false;
-      for (const e of batch)
-        e.out.message.partition = this.pool.partitionOf(this.topic, e.out.partitionKey, count);
-      // One call per partition at a time (its own leader), partitions in parallel, in queue order within each.
-      const retry: Entry[] = [];
-      while (batch.length > 0) {
-        const partitions = [...new Set(batch.map(placedPartition))];
-        const chunks = partitions.map((partition) => ({ partition, entries: this.take(partition, batch) }));
-        const failed = await Promise.all(chunks.map((c) => this.sendChunk(c.partition, c.entries)));
-        for (const f of failed) retry.push(...f);
-        if (failed.some((f) => f.length > 0)) refresh = true;
+      // Each partition's entries in queue order; calls take from the front of every partition at once.
+      const pending = new Map<number, PartitionQueue>();
+      for (const e of batch) {
+        const partition = this.pool.partitionOf(e.out.partitionKey, count);
+        e.out.message.partition = partition;
+        let q = pending.get(partition);
+        if (!q) {
+          q = { partition, entries: [], next: 0 };
+          pending.set(partition, q);
+        }
+        q.entries.push(e);
       }
-      // Entries to send on their own (a TOO_LARGE chunk being split) go first, before newer ones.
+      const retry: Entry[] = [];
+      for (let call = this.nextCall(pending); call.length > 0; call = this.nextCall(pending)) {
+        const result = await this.sendCall(call);
+        if (result.failed) refresh = true;
+        retry.push(...result.alone);
+      }
+      // Entries to send on their own (a TOO_LARGE call being split) go first, before newer ones.
       this.queue.unshift(...retry);
     }
   }
 
-  /** Sends one chunk of one partition and settles its entries; returns entries to send again on their own. */
-  private async sendChunk(partition: number, chunk: Entry[]): Promise<Entry[]> {
-    try {
-      const meta = await this.pool.produce(
-        this.topic,
-        chunk.map((e) => e.out.message),
-      );
-      const start = meta.find((m) => m.partition === partition);
-      if (!start || BigInt(start.baseOffset) < 0n) {
-        // Never a confirm without the broker's answer for this partition (see the file comment).
-        throw new LosslessError(
-          ErrorCode.UNAVAILABLE,
-          `kafka: the broker's answer for topic '${this.topic}' lacked partition ${partition}: not confirmed, re-send`,
-          { broker: 'kafka', topic: this.topic },
-        );
+  /**
+   * The next call: from every partition, its queued entries in order within the partition's byte budget, within
+   * the call's bounds. An entry to be sent alone goes in a call of its own, and nothing of its partition passes it.
+   */
+  private nextCall(pending: Map<number, PartitionQueue>): Chunk[] {
+    const host = this.pool.host;
+    const call: Chunk[] = [];
+    let records = 0;
+    let bytes = 0;
+    for (const q of pending.values()) {
+      const head = q.entries[q.next];
+      if (head?.alone) {
+        q.next++;
+        return [{ partition: q.partition, entries: [head] }];
       }
-      const base = BigInt(start.baseOffset);
-      chunk.forEach((e, i) => {
-        e.settle({ ok: true, details: { partition, offset: String(base + BigInt(i)) } });
-      });
-      return [];
+    }
+    for (const q of pending.values()) {
+      const entries: Entry[] = [];
+      let chunkBytes = 0;
+      for (let e: Entry | undefined = q.entries[q.next]; e !== undefined && !e.alone; e = q.entries[q.next]) {
+        const full =
+          entries.length >= MAX_CHUNK_RECORDS ||
+          chunkBytes + e.out.bytes > host.chunkBytes ||
+          records >= MAX_CALL_RECORDS ||
+          bytes + e.out.bytes > Math.max(host.chunkBytes, MAX_CALL_BYTES);
+        // A record alone larger than the budget still goes (the broker's answer decides).
+        if (full && (entries.length > 0 || call.length > 0)) break;
+        entries.push(e);
+        chunkBytes += e.out.bytes;
+        bytes += e.out.bytes;
+        records++;
+        q.next++;
+      }
+      if (entries.length > 0) call.push({ partition: q.partition, entries });
+      if (records >= MAX_CALL_RECORDS) break;
+    }
+    return call;
+  }
+
+  /**
+   * Sends one call and settles its entries. Returns whether anything failed (metadata is then refreshed) and the
+   * entries to send again on their own (a TOO_LARGE call: the broker stored none of its batches).
+   */
+  private async sendCall(call: Chunk[]): Promise<{ failed: boolean; alone: Entry[] }> {
+    const messages: Message[] = [];
+    for (const c of call) for (const e of c.entries) messages.push(e.out.message);
+    try {
+      const bases = await this.pool.produce(
+        this.topic,
+        messages,
+        call.map((c) => c.partition),
+      );
+      let failed = false;
+      for (const { partition, entries } of call) {
+        const base = bases.get(partition);
+        if (base === undefined) {
+          // Never a confirm without the broker's answer for this partition (see the file comment).
+          failed = true;
+          const error = new LosslessError(
+            ErrorCode.UNAVAILABLE,
+            `kafka: the broker's answer for topic '${this.topic}' lacked partition ${partition}: not confirmed, re-send`,
+            { broker: 'kafka', topic: this.topic },
+          );
+          this.fail(entries, error);
+          continue;
+        }
+        // Offsets as numbers while they are exact (always, in practice), as decimal strings either way.
+        const small = base <= BigInt(Number.MAX_SAFE_INTEGER - entries.length);
+        const first = Number(base);
+        entries.forEach((e, i) => {
+          const offset = small ? String(first + i) : String(base + BigInt(i));
+          e.settle({ ok: true, details: { partition, offset } });
+        });
+      }
+      return { failed, alone: [] };
     } catch (error) {
       const e = isLosslessError(error) ? error : toError(error, { topic: this.topic });
-      if (e.code === ErrorCode.TOO_LARGE && chunk.length > 1) {
-        // Find the culprit: each record again on its own (the broker stored none of this partition's batch).
-        for (const entry of chunk) entry.alone = true;
-        return chunk;
+      if (e.code === ErrorCode.TOO_LARGE && messages.length > 1) {
+        // Find the culprit: each record again on its own.
+        const alone = call.flatMap((c) => c.entries);
+        for (const entry of alone) entry.alone = true;
+        return { failed: true, alone };
       }
-      for (const entry of chunk) {
-        entry.settle({ ok: false, error: e.withContext({ topic: this.topic, messageId: entry.out.id }) });
-      }
-      return [];
+      for (const c of call) this.fail(c.entries, e);
+      return { failed: true, alone: [] };
     }
   }
+
+  private fail(entries: readonly Entry[], error: LosslessError): void {
+    for (const entry of entries) {
+      entry.settle({ ok: false, error: error.withContext({ topic: this.topic, messageId: entry.out.id }) });
+    }
+  }
+}
+
+/** One partition's entries of a drain, and the first not yet taken into a call. */
+interface PartitionQueue {
+  readonly partition: number;
+  readonly entries: Entry[];
+  next: number;
+}
+
+/** The entries of one partition in one call, in queue order. */
+interface Chunk {
+  readonly partition: number;
+  readonly entries: Entry[];
 }
