@@ -41,10 +41,14 @@ run bash scripts/other-nodes.sh 22 24
 if [ -z "${LOSSLESS_SKIP_BROKERS:-}" ]; then
   step "integration tests against real brokers"
   run npx vitest run --project integration --reporter=default --reporter=json --outputFile.json=reports/integration.json
+
+  step "RabbitMQ and Kafka conformance on Node 22 and 24"
+  run bash scripts/other-nodes.sh --conformance 22 24
 fi
 
 step "summary"
-node scripts/summarize-tests.mjs reports/unit.json reports/unit-node22.json reports/unit-node24.json reports/integration.json || failed=1
+node scripts/summarize-tests.mjs reports/unit.json reports/unit-node22.json reports/unit-node24.json reports/integration.json \
+  reports/conformance-node22.json reports/conformance-node24.json || failed=1
 # Repeated here, at the end, so the last lines of a failed run say which step failed (a lint or type error
 # scrolls far out of sight behind the broker tests).
 for s in "${failed_steps[@]}"; do echo "!! failed step: $s"; done
