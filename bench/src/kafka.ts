@@ -56,15 +56,15 @@ class Raw {
     return this.client.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
-  /** Sequential idempotent batches of RAW_BATCH, acks -1: msg/s until the last batch is acknowledged. */
-  async publish(topic: string, total: number): Promise<number> {
+  /** Sequential idempotent batches of `batch` (default RAW_BATCH), acks -1: msg/s until the last is acknowledged. */
+  async publish(topic: string, total: number, batch = RAW_BATCH): Promise<number> {
     const producer = this.producer();
     await producer.connect();
     try {
       const body = Buffer.alloc(this.bodyBytes, 7);
       const started = performance.now();
-      for (let sent = 0; sent < total; sent += RAW_BATCH) {
-        const messages: Message[] = Array.from({ length: Math.min(RAW_BATCH, total - sent) }, () => ({
+      for (let sent = 0; sent < total; sent += batch) {
+        const messages: Message[] = Array.from({ length: Math.min(batch, total - sent) }, () => ({
           value: body,
           headers: { id: randomUUID() },
         }));
@@ -200,6 +200,11 @@ class Raw {
   }
 }
 
+/** A raw kafkajs side on `brokers` (for the diagnostics scripts). */
+export function rawKafka(brokers: string[], bodyBytes: number): Raw {
+  return new Raw(brokers, bodyBytes);
+}
+
 /** The library side on Kafka: one fresh topic with one subscription, default settings. */
 export function kafkaTarget(brokers: string[], security: KafkaSecurity = {}): LibraryTarget {
   return {
@@ -263,6 +268,15 @@ export async function kafkaBench(
         label: 'confirmed publish',
         line: 'publish raw',
         run: (topic, c) => raw.publish(topic, c.messages),
+      },
+      // The same number of messages in flight on both sides: the library's awaiting callers against raw batches
+      // of as many messages (at --concurrency 500 this is the first row again).
+      alsoPublish: {
+        scenario: `confirmed publish, same depth: library ${cfg.concurrency} awaiting callers vs raw sequential batches of ${cfg.concurrency}`,
+        label: 'confirmed publish (same depth)',
+        line: `publish raw, batches of ${cfg.concurrency}`,
+        side: 'raw-depth',
+        run: (topic, c) => raw.publish(topic, c.messages, c.concurrency),
       },
       consume: {
         scenario: `consume + commit: concurrency ${cfg.concurrency} vs ${cfg.concurrency} handlers per chunk (from 1st message)`,
