@@ -137,6 +137,12 @@ export class KafkaConsumer implements DriverSubscription {
   private memberId: string | undefined;
   /** Wakes waiters (drain, batch waits) whenever something settles or changes. */
   private readonly listeners = new Set<() => void>();
+  /** A dispatch is queued for the freed prefetch slots (claim). */
+  private dispatchQueued = false;
+  private readonly queuedDispatch = () => {
+    this.dispatchQueued = false;
+    this.dispatch();
+  };
   private readonly removers: (() => void)[] = [];
 
   constructor(
@@ -413,6 +419,7 @@ export class KafkaConsumer implements DriverSubscription {
   }
 
   private wake(): void {
+    if (this.listeners.size === 0) return; // the usual case: nobody waits (until() is for drains and close)
     for (const l of [...this.listeners]) l();
   }
 
@@ -456,7 +463,11 @@ export class KafkaConsumer implements DriverSubscription {
   private claim(d: KafkaDelivery): void {
     if (!d.settled) {
       this.outstanding.give();
-      queueMicrotask(() => this.dispatch());
+      // One dispatch for every slot freed in this turn (a burst of acks), not one per ack.
+      if (!this.dispatchQueued) {
+        this.dispatchQueued = true;
+        queueMicrotask(this.queuedDispatch);
+      }
     }
     claimSettlement(this.source, d, this.staleWhy(d));
   }
