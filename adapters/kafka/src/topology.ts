@@ -2,7 +2,8 @@
 // and min.insync.replicas; a subscription's retry topic and (when it keeps dead letters) its dead-letter topic,
 // shaped like the main topic. Re-declaring is idempotent: what exists is compared on what the declaration
 // names (partitions, replicas, minInSyncReplicas) and a difference is a CONFLICT. declare() resolves only once
-// every live broker knows the new topics and their leaders: kafkajs sends metadata requests to a random broker,
+// every live broker knows the new topics and their leaders, and those leaders serve the new partitions (see
+// waitServing): kafkajs sends metadata requests to a random broker,
 // and a broker that has not replayed the topic yet answers UNKNOWN_TOPIC_OR_PARTITION — which this driver maps
 // to NOT_FOUND — for a few hundred milliseconds after creation (seen on a 3-node cluster).
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,6 +51,12 @@ const METADATA_WAIT_MS = 30_000;
  */
 const TOPIC_RESOURCE = 2;
 const POLL_MS = 100;
+/** kafkajs error types of a partition whose leader does not serve it yet. */
+const NOT_SERVING_YET = new Set([
+  'NOT_LEADER_FOR_PARTITION',
+  'LEADER_NOT_AVAILABLE',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+]);
 
 function conflict(topic: string, what: string, existing: number, declared: number): LosslessError {
   return new LosslessError(
@@ -70,21 +77,24 @@ export class TopologyManager {
   /** Creates what is missing, checks what exists, waits until every broker knows the topics. */
   async declare(topology: NormalizedTopology): Promise<void> {
     const shapes = new Map<string, TopicShape>();
+    /** Topics this declare created: their partitions may not take writes yet when metadata names a leader. */
+    const created: string[] = [];
     await Promise.all(
       topology.topics.map(async (t) => {
-        shapes.set(t.name, await this.declareTopic(t));
+        shapes.set(t.name, await this.declareTopic(t, created));
       }),
     );
     const extra: string[] = [];
     await Promise.all(
       topology.subscriptions.map(async (s) => {
-        extra.push(...(await this.declareSubscription(s, shapes.get(s.topic))));
+        extra.push(...(await this.declareSubscription(s, shapes.get(s.topic), created)));
       }),
     );
     await this.waitEverywhere([...shapes.keys(), ...extra]);
+    await this.waitServing(created);
   }
 
-  private async declareTopic(t: NormalizedTopic): Promise<TopicShape> {
+  private async declareTopic(t: NormalizedTopic, created: string[]): Promise<TopicShape> {
     const d = this.host.defaults();
     const rf = t.replicas ?? d.replicationFactor;
     const want: TopicShape = {
@@ -92,7 +102,10 @@ export class TopologyManager {
       replicationFactor: rf,
       minInSyncReplicas: t.minInSyncReplicas ?? Math.min(d.minInSyncReplicas(rf), rf),
     };
-    if (await this.create(t.name, want)) return want;
+    if (await this.create(t.name, want)) {
+      created.push(t.name);
+      return want;
+    }
     const existing = await this.shapeOf(t.name, true);
     if (t.partitions !== undefined && existing.partitions !== t.partitions) {
       throw conflict(t.name, 'partitions', existing.partitions, t.partitions);
@@ -110,6 +123,7 @@ export class TopologyManager {
   private async declareSubscription(
     s: NormalizedSubscription,
     known: TopicShape | undefined,
+    created: string[],
   ): Promise<string[]> {
     let shape = known;
     if (!shape) {
@@ -127,7 +141,11 @@ export class TopologyManager {
     const topics = [retryTopicName(s.topic, s.name)];
     if (s.deadLetter) topics.push(deadLetterTopicName(s.topic, s.name));
     // Ours: whatever shape they have is fine (created by an earlier declaration of the same subscription).
-    await Promise.all(topics.map((name) => this.create(name, shape)));
+    await Promise.all(
+      topics.map(async (name) => {
+        if (await this.create(name, shape)) created.push(name);
+      }),
+    );
     return topics;
   }
 
@@ -237,6 +255,37 @@ export class TopologyManager {
         );
       }
       await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Waits until the leaders of new topics serve their partitions. Metadata names a leader before the broker has
+   * the partition ready: on one Kafka 4.4 broker, a Produce right after declaring a 64-partition topic failed
+   * with NOT_LEADER_OR_FOLLOWER for 50–150 ms, on every fresh topic tried, and each such failure costs the
+   * publish a retired producer and core's back-off. A ListOffsets (read-only) fails the same way until the
+   * partition is served, so it is polled instead; an error that is not "not served yet" leaves the topic to
+   * publish's own retries.
+   */
+  private async waitServing(topics: readonly string[]): Promise<void> {
+    const deadline = Date.now() + METADATA_WAIT_MS;
+    const pending = new Set(topics);
+    while (pending.size > 0) {
+      await Promise.all(
+        [...pending].map(async (topic) => {
+          try {
+            await this.host.admin.fetchTopicOffsets(topic);
+            pending.delete(topic);
+          } catch (error) {
+            const type = (innermost(error) as { type?: unknown } | null)?.type;
+            if (typeof type === 'string' && NOT_SERVING_YET.has(type) && Date.now() < deadline) return;
+            this.host.logger.debug(
+              `kafka: not waiting for the partitions of '${topic}' to be served: ${error instanceof Error ? error.message : String(error)}`,
+            );
+            pending.delete(topic);
+          }
+        }),
+      );
+      if (pending.size > 0) await sleep(POLL_MS);
     }
   }
 
