@@ -54,9 +54,13 @@ export interface KafkaDriverOptions {
    * only together with the broker's `message.max.bytes` (and the topic's `max.message.bytes`).
    */
   maxMessageBytes?: number;
-  /** Consumer group session timeout, ms: a consumer silent this long is removed from the group. Default 30,000. */
+  /**
+   * Consumer group session timeout, ms: a consumer silent this long is removed from the group, and its
+   * partitions wait that long when its process dies (README, "Consumer group timeouts"). Default 10,000
+   * (kafkajs's own is 30,000); the broker accepts 6,000 to 1,800,000 unless configured otherwise.
+   */
   sessionTimeout?: number;
-  /** Consumer heartbeat interval, ms (about a third of the session timeout). Default 3,000. */
+  /** Consumer heartbeat interval, ms (well below the session timeout). Default 1,000. */
   heartbeatInterval?: number;
   /** Longest a rebalance may wait for the members to rejoin, ms (kafkajs `rebalanceTimeout`). Default 60,000. */
   rebalanceTimeout?: number;
@@ -202,8 +206,8 @@ function resolve(input: KafkaDriverOptions): ResolvedOptions {
     broker: 'kafka',
   });
   const brokers = brokerList(options.brokers);
-  const sessionTimeout = options.sessionTimeout ?? 30_000;
-  const heartbeatInterval = options.heartbeatInterval ?? 3_000;
+  const sessionTimeout = options.sessionTimeout ?? 10_000;
+  const heartbeatInterval = options.heartbeatInterval ?? 1_000;
   if (heartbeatInterval >= sessionTimeout) {
     throw invalid(
       `heartbeatInterval (${heartbeatInterval}) must be below sessionTimeout (${sessionTimeout})`,
