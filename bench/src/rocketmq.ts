@@ -15,7 +15,7 @@ import { runScenarios } from './runner.js';
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 /** The proxy caps one receive at 32 messages; invisible time as the driver's default. */
 const RECEIVE_MAX = 32;
-const INVISIBLE_MS = 30_000;
+const INVISIBLE_MS = 15_000;
 
 class Raw {
   constructor(

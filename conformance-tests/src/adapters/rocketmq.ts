@@ -28,7 +28,7 @@ export const adapter: ConformanceAdapter = {
   module: import.meta.url,
   security: { mechanisms: ['ACL 2.0 access key / secret key (HMAC-SHA1)'] },
   // Redelivery after a nack or a dead consumer goes through the broker's revive scan (seconds), and a message a
-  // killed consumer held returns only after its invisible time (15 s here).
+  // killed consumer held returns only after its invisible time (15 s, the driver's default).
   deliveryTimeoutMs: 60_000,
   // A released or nacked message returns through the broker's revive scan (reviveScanTime, 10 s by default).
   redeliveryWindowMs: 15_000,
@@ -40,7 +40,6 @@ export const adapter: ConformanceAdapter = {
       endpoints: route ? `${route.host}:${route.port}` : settings.endpoints,
       namesrv: settings.namesrv,
       cluster: settings.cluster,
-      invisibleDurationMs: 15_000,
       // The kit's proxy allows 1 s long polls (grpcClientConsumerMinLongPollingTimeoutMillis): a consumer's
       // close() waits for its receive in flight, so this is what closing one costs (5 s with the defaults).
       awaitDurationMs: 1_000,
