@@ -1,6 +1,7 @@
 // `npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]
 //                   [--latency-seconds S] [--latency-rate R] [--messages N] [--concurrency N]
-//                   [--rabbitmq-queues classic|quorum|both] [--window N] [--secure [--with-plain]]`
+//                   [--rabbitmq-queues classic|quorum|both] [--window N] [--secure [--with-plain]]
+//                   [--scenario outbox|telemetry|postgres|curves|failover|platformatic]`
 // Brings the brokers up through the kit and runs each scenario in one process, alternating the library and the
 // raw client, and prints a markdown table per adapter (library, raw, ratio) plus a JSON file:
 // { adapter, broker, secure, results: [{ scenario, library, raw, ratio, unit }] } (an array of those for `all`).
@@ -12,9 +13,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { coreOverhead } from './core-overhead.js';
+import { curvesBench } from './curves.js';
+import { failoverBench } from './failover.js';
 import type { BenchConfig } from './harness.js';
 import { kafkaBench } from './kafka.js';
 import { outboxBench } from './outbox.js';
+import { platformaticBench } from './platformatic.js';
 import { postgresBench } from './postgres.js';
 import { type AdapterReport, type QueueType, rabbitmqBench } from './rabbitmq.js';
 import { rocketmqBench } from './rocketmq.js';
@@ -25,7 +29,8 @@ import { telemetryBench } from './telemetry.js';
 const usage =
   'usage: npm run bench -- --adapter <memory|rabbitmq|kafka|rocketmq|all> [--json FILE] [--repetitions N]\n' +
   '         [--latency-seconds S] [--latency-rate R] [--messages N] [--rabbitmq-queues classic|quorum|both]\n' +
-  '         [--window N] [--concurrency N] [--scenario outbox|telemetry|postgres] [--secure [--with-plain]] [--help]';
+  '         [--window N] [--concurrency N] [--scenario outbox|telemetry|postgres|curves|failover|platformatic]\n' +
+  '         [--secure [--with-plain]] [--help]';
 const fail = (message: string): never => {
   console.error(`${message}\n${usage}`);
   process.exit(2);
@@ -112,6 +117,7 @@ const cfg: BenchConfig = {
   latencyRate: positiveInt('latency-rate', values['latency-rate'], 1_000),
   latencySeconds: positiveInt('latency-seconds', values['latency-seconds'], 30),
   log,
+  given: new Set(Object.keys(values)),
 };
 /**
  * RocketMQ on this machine stores ~1,000 msg/s and hands out ~350 msg/s through the gRPC proxy (either client):
@@ -126,12 +132,19 @@ const rocketmqCfg: BenchConfig = {
 };
 const window = positiveInt('window', values.window, 1_000);
 
-const SCENARIOS = { outbox: outboxBench, telemetry: telemetryBench, postgres: postgresBench } as const;
+const SCENARIOS = {
+  outbox: outboxBench,
+  telemetry: telemetryBench,
+  postgres: postgresBench,
+  curves: curvesBench,
+  failover: failoverBench,
+  platformatic: platformaticBench,
+} as const;
 if (values.scenario !== undefined && !Object.hasOwn(SCENARIOS, values.scenario))
   fail(`unknown scenario '${values.scenario}'`);
 if (values.scenario !== undefined) {
   // The cost of the lmdb outbox, of OpenTelemetry, or of the PostgreSQL outbox: its own table, its own JSON.
-  const report = await SCENARIOS[values.scenario as keyof typeof SCENARIOS](cfg);
+  const report = await SCENARIOS[values.scenario as keyof typeof SCENARIOS](cfg, values.adapter);
   console.log(`\n### ${report.adapter}\n\n${table(report.results)}\n`);
   const out = resolve(
     process.env.INIT_CWD ?? process.cwd(),

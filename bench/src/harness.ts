@@ -18,6 +18,8 @@ export interface BenchConfig {
   latencySeconds: number;
   /** Progress lines (stderr). */
   log: (line: string) => void;
+  /** The CLI options the user gave (`repetitions`, `messages`, …): a scenario with defaults of its own keeps them. */
+  given?: ReadonlySet<string>;
 }
 
 /** What one side of one scenario measured: its figure plus the process's peak memory while it ran. */

@@ -82,6 +82,36 @@ function queueArgs(topic: string, type: QueueType): Record<string, string | numb
 }
 
 /** Raw amqplib on one connection: declare, the publish patterns, consume, latency, delete. */
+/**
+ * Deletes the queues and exchanges either side declares for `topic` with the bench's subscription (the library
+ * also its dead-letter objects and the settings marker of a topic declared with defaults); what is absent is no
+ * error. Shared by every RabbitMQ scenario that cleans up (curves.ts and failover.ts too).
+ */
+export async function removeTopicObjects(model: ChannelModel, topic: string): Promise<void> {
+  const queues = [queueName(topic, SUBSCRIPTION), deadLetterQueueName(topic, SUBSCRIPTION)];
+  const exchanges = [
+    exchangeName(topic),
+    deadLetterExchangeName(topic, SUBSCRIPTION),
+    // The driver's settings marker for a topic declared with defaults (rabbitmq-driver's topology.ts).
+    `${topic}.lossless-spec.pd.rd.md.none`,
+  ];
+  for (const [kind, name] of [
+    ...queues.map((q) => ['q', q] as const),
+    ...exchanges.map((e) => ['e', e] as const),
+  ]) {
+    // A fresh channel each: a failed delete (say, a 404 on an older broker) closes its channel.
+    const ch = await model.createChannel();
+    ch.on('error', () => {});
+    try {
+      if (kind === 'q') await ch.deleteQueue(name);
+      else await ch.deleteExchange(name);
+      await ch.close();
+    } catch {
+      /* absent: nothing to delete */
+    }
+  }
+}
+
 class Raw {
   constructor(
     private readonly url: string,
@@ -120,30 +150,7 @@ class Raw {
 
   /** Deletes what either side declared for `topic` (library: also its dead-letter objects and settings marker). */
   async remove(topic: string): Promise<void> {
-    return this.session(async (model) => {
-      const queues = [queueName(topic, SUBSCRIPTION), deadLetterQueueName(topic, SUBSCRIPTION)];
-      const exchanges = [
-        exchangeName(topic),
-        deadLetterExchangeName(topic, SUBSCRIPTION),
-        // The driver's settings marker for a topic declared with defaults (rabbitmq-driver's topology.ts).
-        `${topic}.lossless-spec.pd.rd.md.none`,
-      ];
-      for (const [kind, name] of [
-        ...queues.map((q) => ['q', q] as const),
-        ...exchanges.map((e) => ['e', e] as const),
-      ]) {
-        // A fresh channel each: a failed delete (say, a 404 on an older broker) closes its channel.
-        const ch = await model.createChannel();
-        ch.on('error', () => {});
-        try {
-          if (kind === 'q') await ch.deleteQueue(name);
-          else await ch.deleteExchange(name);
-          await ch.close();
-        } catch {
-          /* absent: nothing to delete */
-        }
-      }
-    });
+    return this.session((model) => removeTopicObjects(model, topic));
   }
 
   private body(): Buffer {
