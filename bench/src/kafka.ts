@@ -36,6 +36,61 @@ export type KafkaSecurity = Pick<KafkaDriverOptions, 'tls' | 'sasl'>;
 /** Messages per raw produce request. */
 const RAW_BATCH = 500;
 
+/**
+ * Raw kafkajs consume of a preloaded `topic` in group `groupId`: eachBatch, up to `concurrency` (empty) handlers
+ * of a batch at once, one commitOffsets per batch. msg/s from the first message, and the commits made. Shared with
+ * platformatic.ts's kafkajs side.
+ */
+export async function rawKafkaConsume(
+  client: Kafka,
+  topic: string,
+  groupId: string,
+  total: number,
+  concurrency: number,
+): Promise<{ rate: number; commits: number }> {
+  const consumer = client.consumer({ groupId });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let handled = 0;
+    let started = 0;
+    let commits = 0;
+    const { promise: finished, resolve: done } = latch();
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (started === 0) started = performance.now();
+        const messages = batch.messages;
+        let last: string | undefined;
+        for (let i = 0; i < messages.length && isRunning() && !isStale(); i += concurrency) {
+          const chunk = messages.slice(i, i + concurrency);
+          await Promise.all(chunk.map(async () => {}));
+          // i < messages.length, so the chunk holds at least one message.
+          const tail = chunk.at(-1);
+          if (tail === undefined)
+            throw new Error(`raw consume of ${topic}: empty chunk at offset index ${i}`);
+          last = tail.offset;
+          resolveOffset(last);
+          handled += chunk.length;
+          await heartbeat();
+        }
+        if (last !== undefined) {
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+          ]);
+          commits++;
+        }
+        if (handled >= total) done();
+      },
+    });
+    await within(finished, 300_000, `raw consume of ${topic}`);
+    return { rate: rate(total, started), commits };
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
 class Raw {
   private readonly client: Kafka;
 
@@ -78,46 +133,8 @@ class Raw {
 
   /** Manual commits: up to `concurrency` handlers of a batch at once, then commit the batch. Clock: first message. */
   async consume(topic: string, total: number, concurrency: number): Promise<number> {
-    const consumer = this.client.consumer({ groupId: consumerGroupId(topic, SUBSCRIPTION) });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      let handled = 0;
-      let started = 0;
-      const { promise: finished, resolve: done } = latch();
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          if (started === 0) started = performance.now();
-          const messages = batch.messages;
-          let last: string | undefined;
-          for (let i = 0; i < messages.length && isRunning() && !isStale(); i += concurrency) {
-            const chunk = messages.slice(i, i + concurrency);
-            await Promise.all(chunk.map(async () => {}));
-            // i < messages.length, so the chunk holds at least one message.
-            const tail = chunk.at(-1);
-            if (tail === undefined) {
-              throw new Error(`raw consume of ${topic}: empty chunk at offset index ${i}`);
-            }
-            last = tail.offset;
-            resolveOffset(last);
-            handled += chunk.length;
-            await heartbeat();
-          }
-          if (last !== undefined) {
-            await consumer.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
-            ]);
-          }
-          if (handled >= total) done();
-        },
-      });
-      await within(finished, 300_000, `raw consume of ${topic}`);
-      return rate(total, started);
-    } finally {
-      await consumer.disconnect();
-    }
+    const groupId = consumerGroupId(topic, SUBSCRIPTION);
+    return (await rawKafkaConsume(this.client, topic, groupId, total, concurrency)).rate;
   }
 
   /** Fixed-rate sends (coalesced while a request is in flight, acks -1), read by a manual-commit consumer. */

@@ -36,6 +36,7 @@ import {
   retrying,
   within,
 } from './harness.js';
+import { rawKafkaConsume } from './kafka.js';
 import type { AdapterReport } from './rabbitmq.js';
 import type { ResultRow } from './stats.js';
 
@@ -190,45 +191,9 @@ class KafkajsSide {
     }
   }
 
-  /** eachBatch, `concurrency` handlers at a time, one commitOffsets per batch. Clock: first message. */
-  async consume(topic: string, group: string, total: number, concurrency: number): Promise<Consumed> {
-    const consumer = this.client.consumer({ groupId: group });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      let handled = 0;
-      let started = 0;
-      let commits = 0;
-      const { promise: finished, resolve: done } = latch();
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          if (started === 0) started = performance.now();
-          const messages = batch.messages;
-          let last: string | undefined;
-          for (let i = 0; i < messages.length && isRunning() && !isStale(); i += concurrency) {
-            const chunk = messages.slice(i, i + concurrency);
-            await Promise.all(chunk.map(async () => {}));
-            last = chunk.at(-1)?.offset;
-            if (last !== undefined) resolveOffset(last);
-            handled += chunk.length;
-            await heartbeat();
-          }
-          if (last !== undefined) {
-            await consumer.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
-            ]);
-            commits++;
-          }
-          if (handled >= total) done();
-        },
-      });
-      await within(finished, 300_000, `kafkajs consume of ${topic}`);
-      return { rate: rate(total, started), commits };
-    } finally {
-      await consumer.disconnect();
-    }
+  /** eachBatch, `concurrency` handlers at a time, one commitOffsets per batch (kafka.ts's raw side). */
+  consume(topic: string, group: string, total: number, concurrency: number): Promise<Consumed> {
+    return rawKafkaConsume(this.client, topic, group, total, concurrency);
   }
 }
 
