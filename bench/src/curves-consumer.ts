@@ -13,6 +13,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { SimpleConsumer } from 'rocketmq-client-nodejs';
 import type { LibraryTarget } from './library.js';
 import { SUBSCRIPTION } from './library.js';
+import { receiveLoop } from './rocketmq-receive.js';
 
 export type BrokerName = 'rabbitmq' | 'kafka' | 'rocketmq';
 
@@ -158,40 +159,12 @@ export async function rawConsume(
         logger: quiet,
       });
       await consumer.startup();
-      let stopped = false;
-      let outstanding = 0;
-      let wake: (() => void) | undefined;
-      const loop = (async () => {
-        while (!stopped) {
-          if (outstanding >= prefetch) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-            continue;
-          }
-          // The proxy caps one receive at 32; invisible time as the driver's default (15 s).
-          const views = await consumer.receive(Math.min(32, prefetch - outstanding), 15_000);
-          for (const view of views) {
-            outstanding++;
-            void Promise.resolve()
-              .then(() => onMessage(view.body))
-              .then(() => consumer.ack(view))
-              .catch(() => {})
-              .finally(() => {
-                outstanding--;
-                wake?.();
-                wake = undefined;
-              });
-          }
-        }
-      })();
-      loop.catch(() => {});
+      const loop = receiveLoop(consumer, prefetch, (view) => onMessage(view.body));
       return {
         close: async () => {
-          stopped = true;
-          wake?.();
+          loop.stop();
           await consumer.shutdown().catch(() => {});
-          await loop.catch(() => {});
+          await loop.finished.catch(() => {});
         },
       };
     }

@@ -12,6 +12,7 @@ import { consumerGroupName, rocketmq } from '@lossless/rocketmq';
 import { connect as amqpConnect } from 'amqplib';
 import { Kafka, logLevel } from 'kafkajs';
 import { SimpleConsumer } from 'rocketmq-client-nodejs';
+import { receiveLoop } from './rocketmq-receive.js';
 
 export const CONSUMER_ENV = 'LOSSLESS_FAILOVER_CONSUMER';
 
@@ -59,9 +60,6 @@ export function readSeq(body: Uint8Array): number {
 export const now = (): number => performance.timeOrigin + performance.now();
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-/** The RocketMQ proxy caps one receive at 32 messages; the invisible time is the driver's default. */
-const RECEIVE_MAX = 32;
-const INVISIBLE_MS = 15_000;
 
 function send(message: ChildMessage): void {
   // A child always has its IPC channel; after the parent went away there is nobody to tell.
@@ -170,42 +168,13 @@ async function startRaw(cfg: ConsumerConfig): Promise<() => Promise<void>> {
     logger: quiet,
   });
   await consumer.startup();
-  let stopped = false;
-  let outstanding = 0;
-  let wake: (() => void) | undefined;
-  // The receive loop of bench/src/rocketmq.ts: at most `concurrency` unacked, each acked after its handler.
-  const loop = (async () => {
-    while (!stopped) {
-      if (outstanding >= cfg.concurrency) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      let views: Awaited<ReturnType<SimpleConsumer['receive']>>;
-      try {
-        views = await consumer.receive(Math.min(RECEIVE_MAX, cfg.concurrency - outstanding), INVISIBLE_MS);
-      } catch {
-        // An empty long poll or a proxy hiccup: receive again (the proxy itself paces the loop).
-        continue;
-      }
-      for (const view of views) {
-        outstanding++;
-        void work(cfg, readSeq(view.body))
-          .then(() => consumer.ack(view))
-          .catch(() => {})
-          .finally(() => {
-            outstanding--;
-            wake?.();
-            wake = undefined;
-          });
-      }
-    }
-  })();
+  // An empty long poll or a proxy hiccup: receive again (the proxy itself paces the loop).
+  const loop = receiveLoop(consumer, cfg.concurrency, (view) => work(cfg, readSeq(view.body)), {
+    retryReceive: true,
+  });
   return async () => {
-    stopped = true;
-    wake?.();
-    await loop.catch(() => {});
+    loop.stop();
+    await loop.finished.catch(() => {});
     await consumer.shutdown();
   };
 }

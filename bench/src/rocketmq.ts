@@ -6,16 +6,14 @@
 import { rocketmq as rocketmqBroker } from '@lossless/brokers';
 import { silentLogger } from '@lossless/core';
 import { consumerGroupName, deadLetterGroupName, deadLetterTopicName, rocketmq } from '@lossless/rocketmq';
-import { type MessageView, Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
+import { Producer, SimpleConsumer } from 'rocketmq-client-nodejs';
 import { type BenchConfig, type Latency, latch, rate, within } from './harness.js';
 import { LatencySamples, type LibraryTarget, libraryDeclare, pacedLatency, SUBSCRIPTION } from './library.js';
 import type { AdapterReport } from './rabbitmq.js';
+import { receiveLoop } from './rocketmq-receive.js';
 import { runScenarios } from './runner.js';
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-/** The proxy caps one receive at 32 messages; invisible time as the driver's default. */
-const RECEIVE_MAX = 32;
-const INVISIBLE_MS = 15_000;
 
 class Raw {
   constructor(
@@ -66,42 +64,6 @@ class Raw {
     }
   }
 
-  /**
-   * One receive loop keeping at most `prefetch` messages unacked (as the driver does), each acked right after
-   * the handler, until `stop()` says so. `onAcked` runs once the broker answered the ack.
-   */
-  private async receiveLoop(
-    consumer: SimpleConsumer,
-    prefetch: number,
-    onMessage: (view: MessageView) => void,
-    onAcked: () => void,
-    stop: () => boolean,
-  ): Promise<void> {
-    let outstanding = 0;
-    let wake: (() => void) | undefined;
-    while (!stop()) {
-      if (outstanding >= prefetch) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      const views = await consumer.receive(Math.min(RECEIVE_MAX, prefetch - outstanding), INVISIBLE_MS);
-      for (const view of views) {
-        outstanding++;
-        void Promise.resolve()
-          .then(() => onMessage(view))
-          .then(() => consumer.ack(view))
-          .then(onAcked)
-          .finally(() => {
-            outstanding--;
-            wake?.();
-            wake = undefined;
-          });
-      }
-    }
-  }
-
   async consume(topic: string, total: number, prefetch: number): Promise<number> {
     const consumer = await this.consumer(topic);
     try {
@@ -111,24 +73,27 @@ class Raw {
       // and its dead-letter topic over the admin protocol and starts its consumer, which is not consuming.
       let started = 0;
       // Counts acks, not receipts: the ack's round trip is part of consuming.
-      const loop = this.receiveLoop(
+      const loop = receiveLoop(
         consumer,
         prefetch,
         () => {
           if (started === 0) started = performance.now();
         },
-        () => {
-          if (++acked === total) done();
+        {
+          onAcked: () => {
+            if (++acked !== total) return;
+            done();
+            loop.stop();
+          },
         },
-        () => acked >= total,
       );
-      const failed = loop.then(() => {
+      const failed = loop.finished.then(() => {
         throw new Error('the receive loop ended early');
       });
       failed.catch(() => {});
       await within(Promise.race([finished, failed]), 300_000, `raw consume of ${topic}`);
       const result = rate(total, started);
-      await loop.catch(() => {});
+      await loop.finished.catch(() => {});
       return result;
     } finally {
       await consumer.shutdown();
@@ -140,13 +105,8 @@ class Raw {
     const consumer = await this.consumer(topic);
     try {
       const samples = new LatencySamples();
-      let stopped = false;
-      const loop = this.receiveLoop(
-        consumer,
-        cfg.concurrency,
-        (view) => samples.record(view.body.readDoubleLE(0)),
-        () => {},
-        () => stopped,
+      const loop = receiveLoop(consumer, cfg.concurrency, (view) =>
+        samples.record(view.body.readDoubleLE(0)),
       );
       let failures = 0;
       const latency = await pacedLatency(
@@ -160,8 +120,8 @@ class Raw {
         },
         () => failures,
       );
-      stopped = true;
-      await loop.catch(() => {});
+      loop.stop();
+      await loop.finished.catch(() => {});
       return latency;
     } finally {
       await consumer.shutdown();
