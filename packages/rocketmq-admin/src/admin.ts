@@ -114,30 +114,52 @@ export class RocketMqAdmin {
   }
 
   /**
-   * Creates the topic on every master broker, or updates it when it exists with other settings (the broker
+   * Runs fn on every broker of the cluster, masters and then slaves, from the name server. Topics, groups and a
+   * group's first offsets go to all of them: a slave copies them from its master only every 10 s, and a slave
+   * promoted by a failover in that window would otherwise lack the topic (sends fail), the group's settings
+   * (its retry count) or its offsets (a first receive would start at the queue's end, skipping messages).
+   */
+  async onEveryBroker(fn: (broker: string, master: boolean) => Promise<unknown>): Promise<void> {
+    const r = await this.namesrvCall('cluster info', RequestCode.GET_BROKER_CLUSTER_INFO, {});
+    expectSuccess('cluster info', r);
+    const info = parseServerJson<ClusterInfo>(r.body);
+    const groups = (info.clusterAddrTable?.[this.cluster] ?? []).map(
+      (n) => info.brokerAddrTable?.[n]?.brokerAddrs ?? {},
+    );
+    const masters = groups.map((g) => g['0']).filter((a): a is string => typeof a === 'string');
+    if (masters.length === 0) await this.masters(); // rejects NOT_FOUND, naming the clusters it knows
+    const slaves = groups.flatMap((g) =>
+      Object.entries(g)
+        .filter(([id]) => id !== '0')
+        .map(([, a]) => a),
+    );
+    // Masters first: a slave copying from its master meanwhile then copies what was just written.
+    await Promise.all(masters.map((broker) => fn(broker, true)));
+    await Promise.all(slaves.map((broker) => fn(broker, false)));
+  }
+
+  /**
+   * Creates the topic on every broker (masters and slaves), or updates it when it exists with other settings (the broker
    * overwrites: check topicInfo() first when that matters). Resolves once the name server routes it.
    */
   async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
     const queues = String(options.queues ?? 4);
     const messageType = options.messageType ?? 'NORMAL';
-    const masters = await this.masters();
-    await Promise.all(
-      masters.map(async (broker) => {
-        const r = await this.call(broker, `create topic ${name}`, RequestCode.UPDATE_AND_CREATE_TOPIC, {
-          topic: name,
-          defaultTopic: 'TBW102',
-          readQueueNums: queues,
-          writeQueueNums: queues,
-          perm: '6',
-          topicFilterType: 'SINGLE_TAG',
-          topicSysFlag: '0',
-          order: 'false',
-          attributes: `+message.type=${messageType}`,
-          force: 'false',
-        });
-        expectSuccess(`create topic ${name}`, r);
-      }),
-    );
+    await this.onEveryBroker(async (broker) => {
+      const r = await this.call(broker, `create topic ${name}`, RequestCode.UPDATE_AND_CREATE_TOPIC, {
+        topic: name,
+        defaultTopic: 'TBW102',
+        readQueueNums: queues,
+        writeQueueNums: queues,
+        perm: '6',
+        topicFilterType: 'SINGLE_TAG',
+        topicSysFlag: '0',
+        order: 'false',
+        attributes: `+message.type=${messageType}`,
+        force: 'false',
+      });
+      expectSuccess(`create topic ${name}`, r);
+    });
     // The broker registers a new topic with the name server as part of the create call; wait to see it.
     const deadline = Date.now() + 30_000;
     while (!(await this.topicExists(name))) {
@@ -185,17 +207,14 @@ export class RocketMqAdmin {
     return expectSuccess(`route ${name}`, r) && false;
   }
 
-  /** Deletes the topic from every master broker and from the name server. Harmless when it does not exist. */
+  /** Deletes the topic from every broker and from the name server. Harmless when it does not exist. */
   async deleteTopic(name: string): Promise<void> {
-    const masters = await this.masters();
-    await Promise.all(
-      masters.map(async (broker) =>
-        expectSuccess(
-          `delete topic ${name}`,
-          await this.call(broker, `delete topic ${name}`, RequestCode.DELETE_TOPIC_IN_BROKER, {
-            topic: name,
-          }),
-        ),
+    await this.onEveryBroker(async (broker) =>
+      expectSuccess(
+        `delete topic ${name}`,
+        await this.call(broker, `delete topic ${name}`, RequestCode.DELETE_TOPIC_IN_BROKER, {
+          topic: name,
+        }),
       ),
     );
     for (const address of this.namesrv) {
@@ -207,7 +226,7 @@ export class RocketMqAdmin {
     }
   }
 
-  /** Creates (or overwrites) the subscription group on every master broker. Idempotent. */
+  /** Creates (or overwrites) the subscription group on every broker (masters and slaves). Idempotent. */
   async createGroup(name: string, options: CreateGroupOptions = {}): Promise<void> {
     const body = Buffer.from(
       JSON.stringify({
@@ -226,18 +245,15 @@ export class RocketMqAdmin {
       }),
       'utf8',
     );
-    const masters = await this.masters();
-    await Promise.all(
-      masters.map(async (broker) =>
-        expectSuccess(
+    await this.onEveryBroker(async (broker) =>
+      expectSuccess(
+        `create group ${name}`,
+        await this.call(
+          broker,
           `create group ${name}`,
-          await this.call(
-            broker,
-            `create group ${name}`,
-            RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
-            {},
-            body,
-          ),
+          RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+          {},
+          body,
         ),
       ),
     );
@@ -261,18 +277,15 @@ export class RocketMqAdmin {
     return undefined;
   }
 
-  /** Deletes the group and its offsets on every master broker. */
+  /** Deletes the group and its offsets on every broker. */
   async deleteGroup(name: string): Promise<void> {
-    const masters = await this.masters();
-    await Promise.all(
-      masters.map(async (broker) =>
-        expectSuccess(
-          `delete group ${name}`,
-          await this.call(broker, `delete group ${name}`, RequestCode.DELETE_SUBSCRIPTIONGROUP, {
-            groupName: name,
-            cleanOffset: 'true',
-          }),
-        ),
+    await this.onEveryBroker(async (broker) =>
+      expectSuccess(
+        `delete group ${name}`,
+        await this.call(broker, `delete group ${name}`, RequestCode.DELETE_SUBSCRIPTIONGROUP, {
+          groupName: name,
+          cleanOffset: 'true',
+        }),
       ),
     );
   }
@@ -285,44 +298,47 @@ export class RocketMqAdmin {
    * group already has an offset are left alone (re-declaring never moves a group). Idempotent.
    */
   async initGroupOffsets(group: string, topic: string): Promise<void> {
-    const masters = await this.masters();
-    await Promise.all(
-      masters.map(async (broker) => {
-        const r = await this.call(broker, `topic config ${topic}`, RequestCode.GET_TOPIC_CONFIG, { topic });
-        if (r.code === ResponseCode.TOPIC_NOT_EXIST) return;
-        expectSuccess(`topic config ${topic}`, r);
-        const queues = topicConfigOf(r.body).readQueueNums ?? 0;
-        // One queue after the other: the broker's first commit of a group's offsets on a topic is not atomic
-        // (ConsumerOffsetManager.commitOffset, 5.3.3: get, then put a new per-queue map), so concurrent first
-        // commits can overwrite each other and leave a queue without an offset (its history then delivered).
-        for (let queueId = 0; queueId < queues; queueId++) {
-          const q = String(queueId);
-          const current = await this.call(broker, `offset of ${group}`, RequestCode.QUERY_CONSUMER_OFFSET, {
+    await this.onEveryBroker(async (broker, master) => {
+      const r = await this.call(broker, `topic config ${topic}`, RequestCode.GET_TOPIC_CONFIG, { topic });
+      if (r.code === ResponseCode.TOPIC_NOT_EXIST) return;
+      expectSuccess(`topic config ${topic}`, r);
+      const queues = topicConfigOf(r.body).readQueueNums ?? 0;
+      // One queue after the other: the broker's first commit of a group's offsets on a topic is not atomic
+      // (ConsumerOffsetManager.commitOffset, 5.3.3: get, then put a new per-queue map), so concurrent first
+      // commits can overwrite each other and leave a queue without an offset (its history then delivered).
+      for (let queueId = 0; queueId < queues; queueId++) {
+        const q = String(queueId);
+        const current = await this.call(broker, `offset of ${group}`, RequestCode.QUERY_CONSUMER_OFFSET, {
+          consumerGroup: group,
+          topic,
+          queueId: q,
+          setZeroIfNotFound: 'false',
+        });
+        if (current.code === ResponseCode.SUCCESS) continue;
+        if (current.code !== ResponseCode.QUERY_NOT_FOUND) expectSuccess(`offset of ${group}`, current);
+        const max = await this.call(broker, `max offset of ${topic}`, RequestCode.GET_MAX_OFFSET, {
+          topic,
+          queueId: q,
+        });
+        expectSuccess(`max offset of ${topic}`, max);
+        const offset = max.extFields.offset ?? '0';
+        const commit = await this.call(
+          broker,
+          `commit offset of ${group}`,
+          RequestCode.UPDATE_CONSUMER_OFFSET,
+          {
             consumerGroup: group,
             topic,
             queueId: q,
-            setZeroIfNotFound: 'false',
-          });
-          if (current.code === ResponseCode.SUCCESS) continue;
-          if (current.code !== ResponseCode.QUERY_NOT_FOUND) expectSuccess(`offset of ${group}`, current);
-          const max = await this.call(broker, `max offset of ${topic}`, RequestCode.GET_MAX_OFFSET, {
-            topic,
-            queueId: q,
-          });
-          expectSuccess(`max offset of ${topic}`, max);
-          const offset = max.extFields.offset ?? '0';
-          expectSuccess(
-            `commit offset of ${group}`,
-            await this.call(broker, `commit offset of ${group}`, RequestCode.UPDATE_CONSUMER_OFFSET, {
-              consumerGroup: group,
-              topic,
-              queueId: q,
-              commitOffset: offset,
-            }),
-          );
-        }
-      }),
-    );
+            commitOffset: offset,
+          },
+        );
+        // A slave whose periodic copy of its master's groups landed between createGroup's write and this one
+        // has lost the group for a moment; its next copy brings the group and these offsets from the master.
+        if (!master && commit.code === ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST) return;
+        expectSuccess(`commit offset of ${group}`, commit);
+      }
+    });
   }
 
   private async namesrvCall(
