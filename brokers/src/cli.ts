@@ -30,7 +30,7 @@ Commands:
 "all" is the three message brokers; "down all" also stops the PostgreSQL fixture (it stops everything).
 
 Options:
-  --nodes 1|3       broker nodes (RocketMQ: 1 only); default 1
+  --nodes 1|3       broker nodes (RocketMQ 3: one broker group, controller mode); default 1
   --version X       broker version (default: the kind's pinned version)
   --secure          the secured variant (TLS, users, ACLs) on ports of its own; single node
   --node N          node index for kill and restart
@@ -88,8 +88,7 @@ function nodesOf(value: string | undefined): 1 | 3 | undefined {
 }
 
 function brokerFor(kind: BrokerKind, values: Parsed['values'], forAll: boolean): Broker {
-  let nodes = nodesOf(values.nodes);
-  if (forAll && kind === 'rocketmq') nodes = undefined; // RocketMQ runs one broker; `up all --nodes 3` still works
+  const nodes = nodesOf(values.nodes);
   if (values.secure && nodes === 3) throw new UsageError('--secure runs a single node (no --nodes 3)');
   const options = {
     log,
@@ -240,7 +239,9 @@ async function nodeCommand(parsed: Parsed, action: 'kill' | 'restart'): Promise<
     index !== undefined
       ? named(index)
       : broker.kind === 'rocketmq'
-        ? 'broker and proxy (nodes 0 and 2)'
+        ? broker.nodes.length > 3
+          ? 'the master broker of the group'
+          : 'broker and proxy (nodes 0 and 2)'
         : named(0);
   process.stdout.write(`${broker.cluster} ${what}: ${action === 'kill' ? 'killed' : 'restarted'}\n`);
 }

@@ -138,7 +138,7 @@ export interface FixtureOnDisk {
 }
 
 /**
- * Every local fixture that left state under the kit home: rabbitmq-n1|n3, kafka-<v>-n1|n3, rocketmq-<v>, and the
+ * Every local fixture that left state under the kit home: rabbitmq-n1|n3, kafka-<v>-n1|n3, rocketmq-<v>[-n3], and the
  * secured variants rabbitmq-secure, kafka-<v>-secure, rocketmq-<v>-secure.
  */
 export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
@@ -151,7 +151,7 @@ export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
     if (!statSync(dir).isDirectory()) continue;
     const rabbit = name.match(/^rabbitmq-n([13])$/);
     const kafkaDir = name.match(/^kafka-(.+)-n([13])$/);
-    const rocket = name.match(/^rocketmq-(\d[^-]*)$/);
+    const rocket = name.match(/^rocketmq-(\d[^-]*?)(-n3)?$/);
     const secure = name.match(/^(rabbitmq|kafka|rocketmq)(?:-(\d[^-]*))?-secure$/);
     if (secure) {
       const kind = captured(secure, 1, 'the kind of a secured fixture directory') as BrokerKind;
@@ -179,7 +179,8 @@ export function fixturesOnDisk(home?: string): FixtureOnDisk[] {
         dir,
         broker: rocketmq({
           ...opts,
-          version: captured(rocket, 1, 'the RocketMQ version of a rocketmq-<version> directory'),
+          version: captured(rocket, 1, 'the RocketMQ version of a rocketmq-<version>[-n3] directory'),
+          ...(rocket[2] ? { nodes: 3 as const } : {}),
         }),
       });
     }

@@ -112,6 +112,16 @@ export async function killHard(pidFile: string): Promise<void> {
   rmSync(pidFile, { force: true });
 }
 
+/**
+ * SIGSTOP or SIGCONT the process of a pid file (not its group: a frozen broker's helpers may run on). A frozen
+ * process keeps its sockets open and answers nothing, as a node in a long GC pause or a hung VM does.
+ */
+export function signalPid(pidFile: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  const pid = livePid(pidFile);
+  if (pid === undefined) throw new Error(`${signal}: no running process in ${pidFile}`);
+  process.kill(pid, signal);
+}
+
 /** SIGTERM, wait up to graceMs, then SIGKILL. */
 export async function stopGracefully(pidFile: string, graceMs = 30_000): Promise<void> {
   const pid = livePid(pidFile);

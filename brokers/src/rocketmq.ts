@@ -49,11 +49,19 @@ import {
   killHard,
   livePid,
   portOpen,
+  signalPid,
   spawnDetached,
   stopGracefully,
   tailFile,
   waitUntil,
 } from './process.js';
+import {
+  controllerProperties,
+  REPLICATED_ROCKETMQ_PORTS,
+  type ReplicaInfo,
+  replicaInfo,
+  replicatedBrokerProperties,
+} from './rocketmq-replicated.js';
 import {
   ADMIN_CREDENTIALS,
   ensureUsers,
@@ -123,7 +131,11 @@ export interface RocketMqOptions extends BrokerOptions {
   readyTimeoutMs?: number;
 }
 
-export type RocketMqBroker = Broker<RocketMqSettings> & { admin: RocketMqAdmin };
+export type RocketMqBroker = Broker<RocketMqSettings> & {
+  admin: RocketMqAdmin;
+  /** The replicated group as the controller sees it (the replicated fixture only). */
+  replicas?(): Promise<ReplicaInfo>;
+};
 
 const SUCCESS = ResponseCode.SUCCESS;
 /** RequestCode.GET_BROKER_RUNTIME_INFO: answered by a broker only (the admin client has no use for it). */
@@ -159,21 +171,30 @@ function properties(entries: Record<string, string | number | boolean>): string 
 }
 
 export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
-  if (options.nodes !== undefined && options.nodes !== 1) {
-    throw new Error(
-      'rocketmq: only a single broker is supported (nodes: 1); replicated RocketMQ needs a DLedger or ' +
-        'controller setup this kit does not build',
-    );
+  if (options.nodes !== undefined && options.nodes !== 1 && options.nodes !== 3) {
+    throw new Error('rocketmq: nodes must be 1 (a single broker) or 3 (a replicated broker group)');
   }
+  const replicated = options.nodes === 3;
+  const secure = options.secure === true;
+  if (replicated && secure) throw new Error('rocketmq: the secured fixture is a single broker (no nodes: 3)');
   const version = options.version ?? DEFAULT_ROCKETMQ_VERSION;
   if (!/^5\.\d+\.\d+$/.test(version)) throw new Error(`rocketmq: version ${version} is not a 5.x.y version`);
   const log =
     options.log ?? (process.stderr.isTTY || process.env.CI ? defaultLog : (_line: string): void => undefined);
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
-  const secure = options.secure === true;
-  const PORTS = secure ? SECURE_ROCKETMQ_PORTS : ROCKETMQ_PORTS;
-  const cluster = secure ? `rocketmq-${version}-secure` : `rocketmq-${version}`;
+  const PORTS = replicated ? REPLICATED_ROCKETMQ_PORTS : secure ? SECURE_ROCKETMQ_PORTS : ROCKETMQ_PORTS;
+  const cluster = secure
+    ? `rocketmq-${version}-secure`
+    : replicated
+      ? `rocketmq-${version}-n3`
+      : `rocketmq-${version}`;
   const base = join(kitHome(options.home), cluster);
+  /** Remoting, fast-channel and HA port of each broker: one broker, or the three of the replicated group. */
+  const brokerPorts = (
+    replicated
+      ? REPLICATED_ROCKETMQ_PORTS.brokers
+      : [(secure ? SECURE_ROCKETMQ_PORTS : ROCKETMQ_PORTS).broker]
+  ).map((port) => ({ broker: port, brokerFast: port - 2, brokerHa: port + 1 }));
   const dirs = {
     conf: join(base, 'conf'),
     home: join(base, 'home'),
@@ -190,7 +211,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     endpoints: `${HOST}:${PORTS.grpc}`,
     namesrv: `${HOST}:${PORTS.namesrv}`,
     cluster: CLUSTER_NAME,
-    broker: `${HOST}:${PORTS.broker}`,
+    broker: `${HOST}:${brokerPorts[0]?.broker}`,
+    replicas: brokerPorts.length,
     ...(secure ? { security: secureSettings(options.home) } : {}),
   };
   /** How the kit's own remoting calls are signed (the super user) on the secured fixture. */
@@ -241,6 +263,11 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     return { ...process.env, ROCKETMQ_HOME: base, RMQ_PROXY_HOME: base, NAMESRV_ADDR: settings.namesrv };
   }
 
+  /** The name of broker `i` in node names, pid files and config files ('broker' when there is one). */
+  const brokerName = (i: number): string => (replicated ? `broker-${i}` : 'broker');
+  const brokerHome = (i: number): string => (replicated ? join(dirs.home, brokerName(i)) : dirs.home);
+  const brokerStore = (i: number): string => (replicated ? join(dirs.store, brokerName(i)) : dirs.store);
+
   function writeConfig(certs: Pki | undefined): void {
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
     writeFileSync(
@@ -248,39 +275,45 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
       properties({
         listenPort: PORTS.namesrv,
         kvConfigPath: join(dirs.home, 'namesrv', 'kvConfig.json'),
+        ...(replicated ? controllerProperties(join(dirs.store, 'controller')) : {}),
       }),
     );
-    writeFileSync(
-      join(dirs.conf, 'broker.conf'),
-      properties({
-        brokerClusterName: CLUSTER_NAME,
-        brokerName: BROKER_NAME,
-        brokerId: 0,
-        brokerRole: 'ASYNC_MASTER',
-        brokerIP1: HOST,
-        listenPort: PORTS.broker,
-        haListenPort: PORTS.brokerHa,
-        namesrvAddr: settings.namesrv,
-        // Durability: fsync before answering SEND_OK.
-        flushDiskType: 'SYNC_FLUSH',
-        // Topics and their message.type are created explicitly (gRPC clients never auto-create anyway).
-        autoCreateTopicEnable: false,
-        // Re-register with the name server every 10 s (the minimum) so a restarted name server learns fast.
-        registerNameServerPeriod: 10_000,
-        storePathRootDir: dirs.store,
-        storePathCommitLog: join(dirs.store, 'commitlog'),
-        // Small mapped files: 64 MiB commit log segments instead of 1 GiB, smaller indexes and timer log.
-        mappedFileSizeCommitLog: 64 * 1024 * 1024,
-        mappedFileSizeConsumeQueue: 100_000 * 20,
-        mappedFileSizeTimerLog: 16 * 1024 * 1024,
-        maxHashSlotNum: 50_000,
-        maxIndexNum: 200_000,
-        // A disk more than 75 % full would otherwise stop writes on a shared CI machine.
-        diskMaxUsedSpaceRatio: 95,
-        ...(secure ? secureBrokerProperties() : {}),
-        ...options.brokerProperties,
-      }),
-    );
+    brokerPorts.forEach((ports, i) => {
+      const store = brokerStore(i);
+      writeFileSync(
+        join(dirs.conf, `${brokerName(i)}.conf`),
+        properties({
+          brokerClusterName: CLUSTER_NAME,
+          brokerName: BROKER_NAME,
+          brokerId: 0,
+          brokerRole: 'ASYNC_MASTER',
+          brokerIP1: HOST,
+          listenPort: ports.broker,
+          haListenPort: ports.brokerHa,
+          namesrvAddr: settings.namesrv,
+          // Durability: fsync before answering SEND_OK.
+          flushDiskType: 'SYNC_FLUSH',
+          // Topics and their message.type are created explicitly (gRPC clients never auto-create anyway).
+          autoCreateTopicEnable: false,
+          // Re-register with the name server every 10 s (the minimum) so a restarted name server learns fast.
+          registerNameServerPeriod: 10_000,
+          storePathRootDir: store,
+          storePathCommitLog: join(store, 'commitlog'),
+          // Small mapped files: 64 MiB commit log segments instead of 1 GiB, smaller indexes and timer log.
+          mappedFileSizeCommitLog: 64 * 1024 * 1024,
+          mappedFileSizeConsumeQueue: 100_000 * 20,
+          mappedFileSizeTimerLog: 16 * 1024 * 1024,
+          maxHashSlotNum: 50_000,
+          maxIndexNum: 200_000,
+          // A disk more than 75 % full would otherwise stop writes on a shared CI machine.
+          diskMaxUsedSpaceRatio: 95,
+          // Controller mode: ids and roles from the controller, sync replication to the SyncStateSet.
+          ...(replicated ? replicatedBrokerProperties(i) : {}),
+          ...(secure ? secureBrokerProperties() : {}),
+          ...options.brokerProperties,
+        }),
+      );
+    });
     writeFileSync(
       join(dirs.conf, 'rmq-proxy.json'),
       `${JSON.stringify(
@@ -312,9 +345,9 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     );
   }
 
-  /** The broker answers a remoting request itself (its runtime info). */
-  async function brokerAnswers(): Promise<boolean> {
-    const r = await remotingCall(settings.broker, GET_BROKER_RUNTIME_INFO, {}, undefined, 2_000, signed);
+  /** The broker at `address` answers a remoting request itself (its runtime info). */
+  async function brokerAnswers(address: string): Promise<boolean> {
+    const r = await remotingCall(address, GET_BROKER_RUNTIME_INFO, {}, undefined, 2_000, signed);
     return r.code === SUCCESS;
   }
 
@@ -323,9 +356,11 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     return remotingCall(settings.namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, {}, undefined, 2_000, signed);
   }
 
-  async function namesrvListsBroker(): Promise<boolean> {
+  async function namesrvLists(addresses: string[]): Promise<boolean> {
     const r = await clusterInfo();
-    return r.code === SUCCESS && r.body.toString('utf8').includes(settings.broker);
+    if (r.code !== SUCCESS) return false;
+    const body = r.body.toString('utf8');
+    return addresses.every((a) => body.includes(`"${a}"`));
   }
 
   /**
@@ -346,7 +381,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
   }
 
   interface NodeSpec {
-    name: 'broker' | 'namesrv' | 'proxy';
+    name: string;
     ports: Record<string, number>;
     mainClass: string;
     args: () => string[];
@@ -361,38 +396,47 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     ready: () => Promise<boolean>;
   }
 
-  const running = (name: NodeSpec['name']): boolean => livePid(pidFile(name)) !== undefined;
+  const running = (name: string): boolean => livePid(pidFile(name)) !== undefined;
+  const brokerAddresses = brokerPorts.map((p) => `${HOST}:${p.broker}`);
+  const runningBrokers = (): string[] => brokerAddresses.filter((_a, i) => running(brokerName(i)));
 
-  const brokerSpec: NodeSpec = {
-    name: 'broker',
-    ports: {
-      broker: PORTS.broker,
-      brokerFast: PORTS.brokerFast,
-      brokerHa: PORTS.brokerHa,
-    },
+  const brokerSpecs: NodeSpec[] = brokerPorts.map((ports, i) => ({
+    name: brokerName(i),
+    ports,
     mainClass: 'org.apache.rocketmq.broker.BrokerStartup',
-    args: () => ['-c', join(dirs.conf, 'broker.conf'), '-n', settings.namesrv],
-    heap: options.brokerHeap ?? ['-Xms1g', '-Xmx1g', '-XX:MaxDirectMemorySize=1g'],
+    args: () => ['-c', join(dirs.conf, `${brokerName(i)}.conf`), '-n', settings.namesrv],
+    // Three brokers of a group on 2 cores: half the single broker's memory each.
+    heap:
+      options.brokerHeap ??
+      (replicated
+        ? ['-Xms512m', '-Xmx512m', '-XX:MaxDirectMemorySize=512m']
+        : ['-Xms1g', '-Xmx1g', '-XX:MaxDirectMemorySize=1g']),
     logback: 'rmq.broker.logback.xml',
-    mainLog: join(rocketLogs, 'broker.log'),
+    // Brokers of one group each get a user.home: RocketMQ keeps logs and a copy of broker.conf there.
+    userHome: brokerHome(i),
+    mainLog: join(brokerHome(i), 'logs', 'rocketmqlogs', 'broker.log'),
     ready: async () => {
-      if (!(await brokerAnswers())) return false;
-      // The broker registers with the name server as it starts, and every registerNameServerPeriod after.
-      return !running('namesrv') || namesrvListsBroker();
+      const address = brokerAddresses[i] ?? '';
+      if (!(await brokerAnswers(address))) return false;
+      // The broker registers with the name server as it starts (in controller mode once the controller gave
+      // it a role), and every registerNameServerPeriod after.
+      return !running('namesrv') || namesrvLists([address]);
     },
-  };
+  }));
   const namesrvSpec: NodeSpec = {
     name: 'namesrv',
-    ports: { namesrv: PORTS.namesrv },
+    ports: replicated
+      ? { namesrv: PORTS.namesrv, controller: REPLICATED_ROCKETMQ_PORTS.controller }
+      : { namesrv: PORTS.namesrv },
     mainClass: 'org.apache.rocketmq.namesrv.NamesrvStartup',
     args: () => ['-c', join(dirs.conf, 'namesrv.properties')],
     heap: options.namesrvHeap ?? ['-Xms256m', '-Xmx512m'],
     logback: 'rmq.namesrv.logback.xml',
     mainLog: join(rocketLogs, 'namesrv.log'),
     ready: async () => {
-      if (!running('broker')) return (await clusterInfo()).code === SUCCESS;
-      // The running broker re-registers within registerNameServerPeriod (10 s).
-      return namesrvListsBroker();
+      if (runningBrokers().length === 0) return (await clusterInfo()).code === SUCCESS;
+      // Running brokers re-register within registerNameServerPeriod (10 s).
+      return namesrvLists(runningBrokers());
     },
   };
   const proxySpec: NodeSpec = {
@@ -408,8 +452,12 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     // A cluster-mode proxy needs a name server and a registered broker to start at all (it exits otherwise).
     ready: async () => (await portOpen(HOST, PORTS.grpc)) && proxyRoutes(BROKER_NAME),
   };
-  /** In node order: index 0 (the default of kill/restart) is the broker holding the messages. */
-  const specs: NodeSpec[] = [brokerSpec, namesrvSpec, proxySpec];
+  /**
+   * In node order: the brokers first (index 0, the default of kill/restart on a single broker, is the broker
+   * holding the messages), then the name server and the proxy.
+   */
+  const specs: NodeSpec[] = [...brokerSpecs, namesrvSpec, proxySpec];
+  const brokerSpec = brokerSpecs[0] as NodeSpec;
 
   function pidFile(name: string): string {
     return join(dirs.run, `${name}.pid`);
@@ -513,11 +561,52 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
 
   function nodeAt(index: number | undefined): BrokerNode {
     const node = nodes[index ?? 0];
-    if (!node) throw new Error(`rocketmq: no node ${index} (0 = broker, 1 = namesrv, 2 = proxy)`);
+    if (!node)
+      throw new Error(
+        `rocketmq: no node ${index} (${specs.map((spec, i) => `${i} = ${spec.name}`).join(', ')})`,
+      );
     return node;
   }
 
   let upPromise: Promise<void> | undefined;
+
+  /** SIGSTOP / SIGCONT one JVM (a node frozen: its sockets stay open, nothing answers). */
+  async function signalNode(index: number, signal: 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    const spec = specs[index];
+    if (!spec) throw new Error(`rocketmq: no node ${index}`);
+    signalPid(pidFile(spec.name), signal);
+  }
+
+  /** Index of the group's master broker, once the controller names one (within 60 s). */
+  async function leaderOf(): Promise<number> {
+    let master: number | undefined;
+    await waitUntil(
+      'rocketmq: the controller names a master',
+      async () => {
+        master = (await replicaInfo(BROKER_NAME, settings.namesrv)).master;
+        return master !== undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    return master as number;
+  }
+
+  /** Every running broker of the group is in the SyncStateSet, one of them master, the name server lists all. */
+  async function groupInSync(): Promise<void> {
+    await waitUntil(
+      'rocketmq: every running broker in the SyncStateSet',
+      async () => {
+        const info = await replicaInfo(BROKER_NAME, settings.namesrv);
+        const up = brokerSpecs.map((_s, i) => i).filter((i) => running(brokerName(i)));
+        return (
+          info.master !== undefined &&
+          up.every((i) => info.inSync.includes(i)) &&
+          namesrvLists(runningBrokers())
+        );
+      },
+      { timeoutMs: readyTimeoutMs, intervalMs: 250 },
+    );
+  }
 
   // @lossless/rocketmq-admin's remoting admin, plus what only the kit needs: waiting for the proxy's route cache.
   const remoting = new RemotingAdmin({
@@ -591,14 +680,16 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         const started = Date.now();
         // One after the other: the broker registers with the name server as it starts, and a cluster-mode proxy
         // exits at start when it cannot create its system topic (DefaultHeartBeatSyncerTopic) on a registered
-        // broker of the cluster.
+        // broker of the cluster. The brokers of a group start together (the controller elects one master).
         await startNode(namesrvSpec);
-        await startNode(brokerSpec);
+        await Promise.all(brokerSpecs.map((spec) => startNode(spec)));
+        if (replicated) await groupInSync();
         // The limited user and its ACL, before the proxy (which reads them from the broker) serves clients.
         if (secure) await ensureUsers(settings.broker);
         await startNode(proxySpec);
         log(
-          `rocketmq ${version} up in ${((Date.now() - started) / 1000).toFixed(1)} s (gRPC ${settings.endpoints})`,
+          `rocketmq ${version}${replicated ? ' (3 brokers, controller mode)' : ''} up in ` +
+            `${((Date.now() - started) / 1000).toFixed(1)} s (gRPC ${settings.endpoints})`,
         );
       }).finally(() => {
         upPromise = undefined;
@@ -607,8 +698,8 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
     },
     down(downOptions = {}) {
       return exclusive(async () => {
-        // The proxy takes ~10 s to shut its remoting clients down: the broker stops meanwhile.
-        await Promise.all([stopNode(proxySpec), stopNode(brokerSpec)]);
+        // The proxy takes ~10 s to shut its remoting clients down: the brokers stop meanwhile.
+        await Promise.all([stopNode(proxySpec), ...brokerSpecs.map((spec) => stopNode(spec))]);
         await stopNode(namesrvSpec);
         if (downOptions.wipe) {
           for (const d of [dirs.conf, dirs.home, dirs.store, dirs.logs])
@@ -616,11 +707,29 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         }
       });
     },
-    kill(node) {
+    async kill(node) {
       if (node !== undefined) return nodeAt(node).kill();
-      return Promise.all([killNode(proxySpec), killNode(brokerSpec)]).then(() => undefined);
+      // A replicated group as its clients see it: the master goes, the controller promotes a slave.
+      if (replicated) return killNode(brokerSpecs[await leaderOf()] as NodeSpec);
+      await Promise.all([killNode(proxySpec), killNode(brokerSpec)]);
     },
     restart(node) {
+      if (replicated && (node === undefined || node < brokerSpecs.length)) {
+        return exclusive(async () => {
+          // Without an index: every broker of the group that is down, or the master when none is.
+          const down = brokerSpecs.filter((spec) => !running(spec.name));
+          const targets =
+            node !== undefined
+              ? [brokerSpecs[node] as NodeSpec]
+              : down.length > 0
+                ? down
+                : [brokerSpecs[await leaderOf()] as NodeSpec];
+          for (const spec of targets) await stopNode(spec);
+          await Promise.all(targets.map((spec) => startNode(spec)));
+          // Back only once it caught up with the master and is in the SyncStateSet again.
+          await groupInSync();
+        });
+      }
       if (node !== undefined) return nodeAt(node).restart();
       return exclusive(async () => {
         await Promise.all([stopNode(proxySpec), stopNode(brokerSpec)]);
@@ -628,6 +737,11 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
         await startNode(proxySpec);
       });
     },
+    freeze: (node) => signalNode(node, 'SIGSTOP'),
+    thaw: (node) => signalNode(node, 'SIGCONT'),
+    ...(replicated
+      ? { leaderOf: () => leaderOf(), replicas: () => replicaInfo(BROKER_NAME, settings.namesrv) }
+      : {}),
     async status(): Promise<BrokerStatus> {
       const nodeStatus: NodeStatus[] = specs.map((spec) => {
         const pid = livePid(pidFile(spec.name));

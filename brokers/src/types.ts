@@ -96,8 +96,13 @@ export interface RocketMqSettings {
   namesrv: string;
   /** Broker cluster name, for admin commands. */
   cluster: string;
-  /** Broker remoting address (host:port). */
+  /** Broker remoting address (host:port); on the replicated fixture the group's first broker. */
   broker: string;
+  /**
+   * Brokers holding every confirmed message: 3 on the replicated fixture (one group, controller mode, a send
+   * confirmed once two or more have it), else 1 or absent.
+   */
+  replicas?: number;
   /**
    * Present on a secured fixture: ACL 2.0 (authentication and authorisation) on the broker and the proxy, TLS on
    * the proxy's gRPC port (plaintext refused). Users are access key = username, secret key = password.
@@ -108,7 +113,7 @@ export interface RocketMqSettings {
 export type BrokerSettings = RabbitMqSettings | KafkaSettings | RocketMqSettings;
 
 export interface BrokerOptions {
-  /** Number of broker nodes: 1 (default) or 3 (replication cases). RocketMQ supports 1. */
+  /** Number of broker nodes: 1 (default) or 3 (replication cases; RocketMQ: one broker group of three). */
   nodes?: 1 | 3;
   /** Broker version; each kind has a pinned default. Kafka accepts 3.9.x and 4.x. */
   version?: string;
@@ -140,4 +145,15 @@ export interface Broker<S extends BrokerSettings = BrokerSettings> {
   /** Restart one node (default as kill) and wait until it accepts clients again. */
   restart(node?: number): Promise<void>;
   status(): Promise<BrokerStatus>;
+  /**
+   * SIGSTOP node `node`: the process stays, its sockets stay open, it answers nothing — a long GC pause, a hung
+   * VM. thaw() sends SIGCONT. Local mode only.
+   */
+  freeze?(node: number): Promise<void>;
+  thaw?(node: number): Promise<void>;
+  /**
+   * Index of the node that leads `resource` now (a cluster fixture only): a RabbitMQ quorum queue's leader, the
+   * leader of a Kafka topic's partition 0, the master of the RocketMQ broker group (`resource` is ignored).
+   */
+  leaderOf?(resource: string): Promise<number>;
 }

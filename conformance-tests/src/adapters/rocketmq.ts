@@ -40,6 +40,8 @@ export const adapter: ConformanceAdapter = {
       endpoints: route ? `${route.host}:${route.port}` : settings.endpoints,
       namesrv: settings.namesrv,
       cluster: settings.cluster,
+      // The kit's replicated fixture: a broker group of three, a send confirmed once two or more have it.
+      replicated: (settings.replicas ?? 1) > 1,
       // The kit's proxy allows 1 s long polls (grpcClientConsumerMinLongPollingTimeoutMillis): a consumer's
       // close() waits for its receive in flight, so this is what closing one costs (5 s with the defaults).
       awaitDurationMs: 1_000,
