@@ -50,6 +50,7 @@ import {
   killHard,
   livePid,
   portOpen,
+  signalPid,
   spawnDetached,
   stopGracefully,
   tailFile,
@@ -425,6 +426,36 @@ class KafkaCluster implements Broker<KafkaSettings> {
 
   restart(node = 0): Promise<void> {
     return this.restartNode(node);
+  }
+
+  /** SIGSTOP the node's JVM: its sockets stay open, it answers nothing, the controller fences it after 4 s. */
+  async freeze(node: number): Promise<void> {
+    signalPid(this.node(node).pidFile, 'SIGSTOP');
+  }
+
+  async thaw(node: number): Promise<void> {
+    signalPid(this.node(node).pidFile, 'SIGCONT');
+  }
+
+  /** Index (= node.id) of the leader of the topic's partition 0, as the running nodes report it (within 60 s). */
+  async leaderOf(topic: string): Promise<number> {
+    let leader = -1;
+    await waitUntil(
+      `${this.cluster}: a leader of ${topic}-0`,
+      async () => {
+        const live = this.nodes.filter((n) => livePid(n.pidFile) !== undefined);
+        if (live.length === 0) return false;
+        const { topics } = await withKitAdmin(
+          this.probed,
+          live.map((n) => n.address),
+          (admin) => admin.fetchTopicMetadata({ topics: [topic] }),
+        ).catch(() => ({ topics: [] as { partitions: { partitionId: number; leader: number }[] }[] }));
+        leader = topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader ?? -1;
+        return live.some((n) => n.index === leader);
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    return leader;
   }
 
   async status(): Promise<BrokerStatus> {
