@@ -3,7 +3,7 @@
 // No broker needed: the native messages are the ones RocketMQ 5.3.3's proxy sent in the kit's runs.
 import { ErrorCode, LosslessError } from '@lossless/core';
 import { describe, expect, it } from 'vitest';
-import { whileBrokerRestarts } from './error-table.js';
+import { classifyNative, whileBrokerRestarts } from './error-table.js';
 
 const native = (code: ErrorCode, message: string) => new LosslessError(code, message, { broker: 'rocketmq' });
 
@@ -48,5 +48,27 @@ describe('whileBrokerRestarts', () => {
     expect(whileBrokerRestarts(invalid, 'orders', 'm-4')).toBe(invalid);
     const tooLarge = native(ErrorCode.TOO_LARGE, 'payload too large');
     expect(whileBrokerRestarts(tooLarge, 'orders', 'm-5')).toBe(tooLarge);
+  });
+});
+
+describe('classifyNative: FORBIDDEN that is a failover, not an ACL', () => {
+  // What the client threw (a ForbiddenException: code 40300) when a send met a route without a master.
+  const forbidden = (message: string) => Object.assign(new Error(message), { code: 40300 });
+
+  it('makes "no writable queue" (the group has no master now) retriable UNAVAILABLE', () => {
+    const e = classifyNative(
+      forbidden(
+        '[request-id=undefined, response-code=40300] org.apache.rocketmq.proxy.common.ProxyException: no writable queue',
+      ),
+      { topic: 'orders' },
+    );
+    expect(e?.code).toBe(ErrorCode.UNAVAILABLE);
+    expect(e?.retriable).toBe(true);
+  });
+
+  it('keeps an ACL refusal a PERMISSION_DENIED that is not retried', () => {
+    const e = classifyNative(forbidden('[response-code=40300] user lossless-limited has no permission'), {});
+    expect(e?.code).toBe(ErrorCode.PERMISSION_DENIED);
+    expect(e?.retriable).toBe(false);
   });
 });

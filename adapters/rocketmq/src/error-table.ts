@@ -163,9 +163,24 @@ const MESSAGE_KEYS = [...ERROR_TABLE.keys()].filter(
   (k): k is string => typeof k === 'string' && k.startsWith('client:'),
 );
 
+/**
+ * 40300 FORBIDDEN is also what a cluster-mode proxy answers a send with when the topic's route has no writable
+ * queue ("no writable queue", ProducerProcessor): the broker group holding it has no master at this moment — a
+ * failover in a replicated group, before the controller promoted a slave — or every master was made read-only.
+ * That passes; no ACL is involved: retriable, so core re-sends until the confirm deadline.
+ */
+const NO_WRITABLE_QUEUE_ROW: ErrorRow = {
+  code: ErrorCode.UNAVAILABLE,
+  retriable: true,
+  meaning: 'no writable queue: the broker group has no master now (a failover)',
+};
+
 /** The table row for one native error (not its causes), and the key it matched. */
 function lookupOne(error: unknown): { key: number | string; row: ErrorRow } | undefined {
   const code = nativeCode(error);
+  if (code === 40300 && /no writable queue/.test(nativeMessage(error) ?? '')) {
+    return { key: 40300, row: NO_WRITABLE_QUEUE_ROW };
+  }
   if (typeof code === 'number') {
     // ClientException codes are RocketMQ's (≥ 20000); grpc-js ServiceError codes are 0-16.
     const key = code >= 20_000 ? code : `grpc:${code}`;

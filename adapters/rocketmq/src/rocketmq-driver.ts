@@ -134,6 +134,16 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
    * "no such topic" for a while after it is back — so it is re-sent until the confirm deadline, not given up.
    */
   private readonly knownTopics = new Set<string>();
+  /**
+   * What was declared through this driver (topics by name, subscriptions by group), to declare again what a
+   * replicated broker group lost in a failover: a slave copies its master's topics and groups only every ~10 s
+   * and drops what its master lacks, so a slave promoted soon after a declare may not know the topic (every
+   * send answers "no topic in this broker" until it is created again). See healTopology.
+   */
+  private readonly declaredTopics = new Map<string, NormalizedTopic>();
+  private readonly declaredSubscriptions = new Map<string, NormalizedSubscription>();
+  /** A re-declare in progress per topic (one at a time). */
+  private readonly healing = new Map<string, Promise<void>>();
   /** The last send of each key (per topic): the next one of the key waits for it. */
   private readonly keyTails = new Map<string, Promise<unknown>>();
   private readonly subscriptions = new Set<RocketMqSubscription>();
@@ -408,6 +418,46 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
     this.topicKinds.delete(t.name);
     await this.waitForRoute(t.name);
     this.knownTopics.add(t.name);
+    this.declaredTopics.set(t.name, t);
+  }
+
+  /**
+   * On a replicated group (`replicated: true`): a send to a topic declared through this driver was answered "not
+   * found". If the masters no longer have the topic — a failover promoted a slave that never had it — the topic
+   * and the groups of its subscriptions declared here are created again (what a declare() would do; a group that
+   * still exists keeps its offsets). The send itself is retried by core until its confirm deadline.
+   */
+  private healTopology(topic: string): void {
+    const declared = this.declaredTopics.get(topic);
+    if (!this.options.replicated || !declared || this.healing.has(topic) || this.closed) return;
+    const run = (async () => {
+      if (await this.admin.topicInfo(topic)) return;
+      this.logger.warn(
+        `rocketmq: topic '${topic}' is gone from the broker group's master (a failover promoted a broker that ` +
+          'never had it); declaring it and its subscriptions again',
+        { topic },
+      );
+      await this.admin.createTopic(topic, {
+        messageType: declared.ordering === 'key' ? 'FIFO' : 'NORMAL',
+        queues: declared.partitions ?? DEFAULT_QUEUES,
+      });
+      for (const [group, s] of this.declaredSubscriptions) {
+        if (s.topic !== topic || (await this.admin.groupInfo(group))) continue;
+        await this.admin.createGroup(group, {
+          retryMaxTimes: s.maxDeliveries,
+          fifo: declared.ordering === 'key',
+        });
+      }
+      this.topicKinds.delete(topic);
+    })()
+      .catch((error: unknown) =>
+        this.logger.warn(`rocketmq: declaring '${topic}' again failed; the next failed send tries again`, {
+          topic,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      )
+      .finally(() => this.healing.delete(topic));
+    this.healing.set(topic, run);
   }
 
   /** Waits until the proxy routes the topic (it caches routes, including "no such topic"). */
@@ -469,6 +519,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
       await this.admin.createGroup(group, { retryMaxTimes, fifo });
     }
     await this.admin.initGroupOffsets(group, s.topic);
+    this.declaredSubscriptions.set(group, s);
     if (s.deadLetter) await this.ensureDeadLetters(s);
   }
 
@@ -527,6 +578,7 @@ class RocketMqDriverImpl implements RocketMqDriver, ConsumerHost {
         classifyNative(thrown, { topic, messageId: record.id }) ??
         internal(`send to '${topic}' failed`, thrown);
       if (this.knownTopics.has(topic)) error = whileBrokerRestarts(error, topic, record.id);
+      if (error.code === ErrorCode.NOT_FOUND) this.healTopology(topic);
       this.reportError(error);
       // A topic deleted or re-created with another message.type: ask the proxy again next time.
       if (error.code === ErrorCode.NOT_FOUND || error.code === ErrorCode.CONFLICT)
