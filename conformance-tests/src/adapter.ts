@@ -84,7 +84,15 @@ export interface ConformanceAdapter {
    * returns released messages ahead of later ones (RabbitMQ requeues at the head, Kafka rewinds the offset).
    */
   redeliveryWindowMs?: number;
+  /**
+   * What the broker elects a leader for, named for the kit's `leaderOf` (the node-fault cases N1–N4): the queue
+   * of a subscription on RabbitMQ. Default: the topic (a Kafka topic's partition 0; RocketMQ's broker group).
+   */
+  leaderResource?(topic: string, subscription: string): string;
 }
 
 /** What a case gets to control the broker process, when the kit runs it. */
-export type BrokerControl = Pick<Broker, 'kill' | 'restart' | 'status' | 'settings'>;
+export type BrokerControl = Pick<
+  Broker,
+  'kill' | 'restart' | 'status' | 'settings' | 'freeze' | 'thaw' | 'leaderOf'
+>;

@@ -5,6 +5,7 @@ import { consumeCases } from './cases/consume.js';
 import { crashCases } from './cases/crash.js';
 import { faultCases } from './cases/faults.js';
 import { lifecycleCases } from './cases/lifecycle.js';
+import { nodeCases } from './cases/nodes.js';
 import { publishCases } from './cases/publish.js';
 import { SECURE_CORE_CASES, securityCases } from './cases/security.js';
 import { topologyCases } from './cases/topology.js';
@@ -15,6 +16,7 @@ export const catalog: readonly ConformanceCase[] = [
   ...consumeCases,
   ...crashCases,
   ...faultCases,
+  ...nodeCases,
   ...lifecycleCases,
   ...securityCases,
 ];
@@ -34,3 +36,10 @@ export function casesFor(settings: BrokerSettings | undefined): readonly Conform
  * a confirm that survives SIGKILL of the broker, consume/ack, redelivery, dead letters, a broker restart).
  */
 export const secureCaseIds: readonly string[] = [...securityCases.map((c) => c.id), ...SECURE_CORE_CASES];
+
+/**
+ * What `npm test` runs on every replicated fixture (RabbitMQ 3 nodes, Kafka 3 nodes, RocketMQ's broker group): the
+ * crash cases that kill a broker (a topic declared before a restart, publish confirmed before SIGKILL, a kill and a
+ * restart during traffic) and the node-fault group N1–N4. `npm run test:clusters` runs the whole catalog there.
+ */
+export const clusterCaseIds: readonly string[] = ['T8', 'P4', 'F1', 'F2', ...nodeCases.map((c) => c.id)];

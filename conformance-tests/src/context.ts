@@ -188,6 +188,8 @@ export interface PublishManyOptions {
   until?: () => boolean;
   /** Called after each confirm, with the count so far. */
   onConfirm?: (confirmed: number) => void;
+  /** Called after each rejection, with the error. */
+  onReject?: (error: unknown) => void;
 }
 
 export interface ConsumeOptions extends BusSubscribeOptions {
@@ -216,6 +218,8 @@ export class CaseContext {
   readonly subscriptions: Subscription[] = [];
   readonly cleanups: (() => Promise<unknown>)[] = [];
   figures: Partial<LedgerSummary> = {};
+  /** What the case observed beyond the counts (e.g. how a fault played out), for the report. */
+  noted: string | undefined;
   readonly deliveryTimeoutMs: number;
   private readonly prefix: string;
   private batches = 0;
@@ -229,6 +233,11 @@ export class CaseContext {
   ) {
     this.deliveryTimeoutMs = adapter.deliveryTimeoutMs ?? 30_000;
     this.prefix = `lc-${caseId.toLowerCase()}-${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}${(counter++).toString(36)}`;
+  }
+
+  /** Records what the case observed beyond lost / phantom / duplicates (shown in the report). */
+  note(text: string): void {
+    this.noted = text;
   }
 
   /** A name unique to this case and run (portable: letters, digits, '-'). */
@@ -371,6 +380,7 @@ export class CaseContext {
             options.onConfirm?.(ledger.confirmed.size);
           } catch (error) {
             ledger.reject(id, isLosslessError(error) ? error.code : 'NOT_A_LOSSLESS_ERROR');
+            options.onReject?.(error);
           }
         }
       }),

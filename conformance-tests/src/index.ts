@@ -8,7 +8,7 @@ export type {
 } from './adapter.js';
 export type { Category, ConformanceCase } from './cases/case.js';
 export { WRONG_PASSWORD } from './cases/security.js';
-export { casesFor, catalog, catalogIds, secureCaseIds } from './catalog.js';
+export { casesFor, catalog, catalogIds, clusterCaseIds, secureCaseIds } from './catalog.js';
 export {
   CaseContext,
   CaseSkipped,

@@ -26,6 +26,7 @@ export class Ledger {
   }
   confirm(id: string): void {
     this.confirmed.add(id);
+    this.wake();
   }
   /** Marks ids published and confirmed elsewhere (another ledger, a receipt) as expected here. */
   expect(ids: Iterable<string>): void {
@@ -36,9 +37,16 @@ export class Ledger {
   }
   reject(id: string, code: string): void {
     this.rejected.set(id, code);
+    this.wake();
   }
   receive(id: string): void {
     this.received.set(id, (this.received.get(id) ?? 0) + 1);
+    this.wake();
+  }
+
+  /** Re-checks every waiter of until(): after each confirm, rejection and delivery. */
+  private wake(): void {
+    if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((w) => {
       if (!w.check()) return true;
       w.resolve();
@@ -52,7 +60,7 @@ export class Ledger {
     return true;
   }
 
-  /** Resolves as soon as `check` holds after a delivery (or now), or after timeoutMs: false then. */
+  /** Resolves as soon as `check` holds (now, or after a confirm, rejection or delivery), or after timeoutMs: false then. */
   until(check: () => boolean, timeoutMs: number): Promise<boolean> {
     if (check()) return Promise.resolve(true);
     return new Promise((resolve) => {

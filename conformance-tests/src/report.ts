@@ -13,13 +13,15 @@ export interface CaseResult {
   lost?: number;
   phantom?: number;
   duplicates?: number;
+  /** What the case observed beyond the counts: how a node fault played out (N1–N4). */
+  note?: string;
   durationMs: number;
 }
 
 export interface ConformanceReport {
   adapter: string;
   /** `secured` when the broker required TLS and authentication (the kit's secured fixture, `--secure`). */
-  broker: { name: string; version: string; secured?: boolean };
+  broker: { name: string; version: string; cluster?: string; secured?: boolean };
   cases: CaseResult[];
   summary: { passed: number; failed: number; skipped: number };
   /** `--secure` runs: lines of the run's whole output (and this report) that showed a password; must be 0. */
@@ -58,11 +60,13 @@ export function formatReport(report: ConformanceReport): string {
       .join('  ')
       .trimEnd();
   const s = report.summary;
+  const notes = report.cases.filter((c) => c.note).map((c) => `  ${c.id}: ${c.note}`);
   return [
-    `conformance: ${report.adapter} on ${report.broker.name} ${report.broker.version}${report.broker.secured ? ' (secured: TLS and authentication)' : ''}`,
+    `conformance: ${report.adapter} on ${report.broker.name} ${report.broker.version}${report.broker.cluster ? ` (${report.broker.cluster})` : ''}${report.broker.secured ? ' (secured: TLS and authentication)' : ''}`,
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
+    ...(notes.length > 0 ? ['', 'notes:', ...notes] : []),
     '',
     `${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped (of ${report.cases.length} cases)` +
       (report.secretLeaks === undefined ? '' : `; passwords in the output: ${report.secretLeaks}`),

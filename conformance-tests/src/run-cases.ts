@@ -45,12 +45,14 @@ export async function runCase(
       }),
     ]);
     result = { id: c.id, title: c.title, status: 'passed', durationMs: 0, ...ctx.figures };
+    if (ctx.noted) result.note = ctx.noted;
   } catch (error) {
     if (error instanceof CaseSkipped) {
       result = { id: c.id, title: c.title, status: 'skipped', reason: error.message, durationMs: 0 };
     } else {
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       result = { id: c.id, title: c.title, status: 'failed', reason, durationMs: 0, ...ctx.figures };
+      if (ctx.noted) result.note = ctx.noted;
     }
   } finally {
     clearTimeout(timer);

@@ -63,6 +63,7 @@ export function runConformance(options: ConformanceOptions): void {
           ? {
               name: broker.kind,
               version: broker.version,
+              cluster: broker.cluster,
               ...(broker.settings.security ? { secured: true } : {}),
             }
           : { name: adapter.name, version: 'in-process' },

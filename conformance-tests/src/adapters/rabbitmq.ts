@@ -46,4 +46,6 @@ export const adapter: ConformanceAdapter = {
   createFaultyLink(settings) {
     return proxyLink(adapter, settings);
   },
+  // A subscription's messages live in its quorum queue `<topic>.<subscription>`, whose leader the node cases kill.
+  leaderResource: (topic, subscription) => `${topic}.${subscription}`,
 };

@@ -1,7 +1,15 @@
 // The shape of one conformance case. Ids are stable: reports and third parties refer to them.
 import type { CaseContext } from '../context.js';
 
-export type Category = 'topology' | 'publish' | 'consume' | 'crash' | 'faults' | 'lifecycle' | 'security';
+export type Category =
+  | 'topology'
+  | 'publish'
+  | 'consume'
+  | 'crash'
+  | 'faults'
+  | 'nodes'
+  | 'lifecycle'
+  | 'security';
 
 export interface ConformanceCase {
   /** Stable id from the catalog in DESIGN.md, e.g. "P4". */
