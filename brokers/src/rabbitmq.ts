@@ -187,9 +187,10 @@ class RabbitNode implements BrokerNode {
         // A frozen (SIGSTOPped) peer is declared down after 7.5-12.5 s instead of 45-75 s: the node cases
         // freeze a node for 20 s, longer than this failure detector. A killed peer is seen at once either way.
         'net_ticktime = 10',
-        // After a freeze or a partition heals, the nodes that were cut off from the majority pause and rejoin
-        // (the default, ignore, leaves the cluster partitioned for good and queues without a leader).
-        'cluster_partition_handling = pause_minority',
+        // After a freeze or a partition heals, the side that lost restarts and rejoins the other (autoheal). The
+        // default, ignore, leaves Mnesia partitioned for good; pause_minority did not help after a freeze either
+        // (the frozen node never saw itself in a minority): declarations made on it then stayed on it alone.
+        'cluster_partition_handling = autoheal',
         'log.file.level = info',
         'log.console = false',
         '',
