@@ -57,6 +57,19 @@ export default defineConfig({
           hookTimeout: 600_000,
         },
       },
+      {
+        resolve,
+        ssr: { resolve },
+        test: {
+          // The crash and node-fault cases on the kit's replicated fixtures (conformance-tests/src/*.clusters.test.ts).
+          name: 'clusters',
+          include: ['conformance-tests/**/*.clusters.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });
