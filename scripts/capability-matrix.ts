@@ -14,13 +14,26 @@ const drivers: [string, () => Promise<Driver>][] = [
     'rabbitmq (cluster)',
     async () => (await import('@lossless/rabbitmq')).rabbitmq({ urls: ['amqp://a', 'amqp://b', 'amqp://c'] }),
   ],
-  ['kafka', async () => (await import('@lossless/kafka')).kafka({ brokers: ['localhost:9092'] })],
+  ['kafka (1 broker)', async () => (await import('@lossless/kafka')).kafka({ brokers: ['localhost:9092'] })],
   [
-    'rocketmq',
+    'kafka (3 brokers)',
+    async () => (await import('@lossless/kafka')).kafka({ brokers: ['a:9092', 'b:9092', 'c:9092'] }),
+  ],
+  [
+    'rocketmq (1 broker)',
     async () =>
       (await import('@lossless/rocketmq')).rocketmq({
         endpoints: 'localhost:8081',
         namesrv: 'localhost:9876',
+      }),
+  ],
+  [
+    'rocketmq (replicated group)',
+    async () =>
+      (await import('@lossless/rocketmq')).rocketmq({
+        endpoints: 'localhost:8081',
+        namesrv: 'localhost:9876',
+        replicated: true,
       }),
   ],
 ];
