@@ -114,6 +114,20 @@ function checkTyped(ledger: Ledger): void {
   for (const code of ledger.rejected.values()) check(code !== 'NOT_A_LOSSLESS_ERROR', 'an untyped rejection');
 }
 
+/**
+ * What N1–N3 start from: the node controls, a bus whose publishes may wait out a failover (90 s), a topic with
+ * one subscription being consumed into the ledger, and the name the broker leads it by.
+ */
+async function trafficUnderTest(ctx: CaseContext, what: string) {
+  const nodes = nodeControl(ctx, what);
+  const bus = await ctx.bus({ publish: { confirmTimeoutMs: 90_000 } });
+  const { topic } = await ctx.topic(bus, 't', ['s']);
+  const resource = resourceOf(ctx, topic, 's');
+  const ledger = new Ledger();
+  await ctx.consume(bus, topic, 's', ledger);
+  return { nodes, bus, topic, resource, ledger };
+}
+
 export const nodeCases: ConformanceCase[] = [
   {
     id: 'N1',
@@ -122,12 +136,7 @@ export const nodeCases: ConformanceCase[] = [
     category: 'nodes',
     timeoutMs: 300_000,
     async run(ctx) {
-      const nodes = nodeControl(ctx, 'killing the leader');
-      const bus = await ctx.bus({ publish: { confirmTimeoutMs: 90_000 } });
-      const { topic } = await ctx.topic(bus, 't', ['s']);
-      const resource = resourceOf(ctx, topic, 's');
-      const ledger = new Ledger();
-      await ctx.consume(bus, topic, 's', ledger);
+      const { nodes, bus, topic, resource, ledger } = await trafficUnderTest(ctx, 'killing the leader');
       const leader = await nodes.leaderOf(resource);
       const flow = publishing(ctx, bus, topic, ledger);
       let next = leader;
@@ -156,12 +165,7 @@ export const nodeCases: ConformanceCase[] = [
     category: 'nodes',
     timeoutMs: 300_000,
     async run(ctx) {
-      const nodes = nodeControl(ctx, 'freezing the leader');
-      const bus = await ctx.bus({ publish: { confirmTimeoutMs: 90_000 } });
-      const { topic } = await ctx.topic(bus, 't', ['s']);
-      const resource = resourceOf(ctx, topic, 's');
-      const ledger = new Ledger();
-      await ctx.consume(bus, topic, 's', ledger);
+      const { nodes, bus, topic, resource, ledger } = await trafficUnderTest(ctx, 'freezing the leader');
       const leader = await nodes.leaderOf(resource);
       const flow = publishing(ctx, bus, topic, ledger);
       let frozen = false;
@@ -204,12 +208,7 @@ export const nodeCases: ConformanceCase[] = [
     category: 'nodes',
     timeoutMs: 480_000,
     async run(ctx) {
-      const nodes = nodeControl(ctx, 'killing leaders in turn');
-      const bus = await ctx.bus({ publish: { confirmTimeoutMs: 90_000 } });
-      const { topic } = await ctx.topic(bus, 't', ['s']);
-      const resource = resourceOf(ctx, topic, 's');
-      const ledger = new Ledger();
-      await ctx.consume(bus, topic, 's', ledger);
+      const { nodes, bus, topic, resource, ledger } = await trafficUnderTest(ctx, 'killing leaders in turn');
       const flow = publishing(ctx, bus, topic, ledger);
       const killed: number[] = [];
       let down: number | undefined;
