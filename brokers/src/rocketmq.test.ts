@@ -87,8 +87,20 @@ afterAll(async () => {
 }, 180_000);
 
 describe('rocketmq fixture', () => {
-  it('refuses three nodes', () => {
-    expect(() => rocketmq({ nodes: 3 })).toThrow(/single broker/);
+  it('refuses other node counts and a secured replicated group', () => {
+    expect(() => rocketmq({ nodes: 2 as never })).toThrow(/nodes must be 1/);
+    expect(() => rocketmq({ nodes: 3, secure: true })).toThrow(/single broker/);
+  });
+
+  it('describes the replicated group: five nodes, settings naming three replicas', () => {
+    const group = rocketmq({ nodes: 3 });
+    expect(group.cluster).toMatch(/-n3$/);
+    expect(group.nodes.map((n) => n.name)).toEqual(['broker-0', 'broker-1', 'broker-2', 'namesrv', 'proxy']);
+    expect(group.settings).toMatchObject({
+      endpoints: '127.0.0.1:18181',
+      namesrv: '127.0.0.1:19886',
+      replicas: 3,
+    });
   });
 
   it('reports the three nodes running with their ports', async () => {

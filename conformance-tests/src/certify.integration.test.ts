@@ -26,7 +26,8 @@ const packages = [
  * The cases the in-memory broker cannot run (it lives in the test process): the list README.md and
  * conformance-tests/README.md give for the memory adapter. A new case that the memory driver skips goes here too.
  */
-const memorySkips = ['T8', 'P4', 'R1', 'F1', 'F2', 'F7'];
+// The broker lives in the test process (no crash cases) and replicates nothing (no node-fault cases).
+const memorySkips = ['T8', 'P4', 'R1', 'F1', 'F2', 'F7', 'N1', 'N2', 'N3', 'N4'];
 
 /**
  * The environment of a command run for the author's package: without the npm_* variables and INIT_CWD of an
