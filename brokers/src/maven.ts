@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kitHome } from './home.js';
+import { exclusive } from './process.js';
 
 export interface MavenArtifact {
   groupId: string;
@@ -59,8 +60,25 @@ export async function resolveJars(
   const dir = join(kitHome(options.home), 'jars', name);
   const lib = join(dir, 'lib');
   const stamp = join(dir, '.resolved');
-  if (existsSync(stamp) && existsSync(lib) && readdirSync(lib).length > 0) return lib;
+  const resolved = () => existsSync(stamp) && existsSync(lib) && readdirSync(lib).length > 0;
+  if (resolved()) return lib;
   mkdirSync(dir, { recursive: true });
+  // npm test resolves from two processes at once (the cluster cases run beside the integration tests): one mvn
+  // per set at a time, across processes; the second finds the stamp and uses what the first copied.
+  return exclusive(join(dir, '.resolve.lock'), `resolve ${name}`, async () => {
+    if (resolved()) return lib;
+    return runMaven(name, deps, options, dir, lib, stamp);
+  });
+}
+
+async function runMaven(
+  name: string,
+  deps: MavenArtifact[],
+  options: ResolveOptions,
+  dir: string,
+  lib: string,
+  stamp: string,
+): Promise<string> {
   writeFileSync(join(dir, 'pom.xml'), pom(name, deps, options.exclusions ?? []));
   options.log?.(`resolving ${name} jars from Maven Central (cached in ~/.m2 after the first run)…`);
   const started = Date.now();
