@@ -93,15 +93,18 @@ export class RocketMqAdmin {
     this.#credentials = options.credentials;
   }
 
-  /** Addresses of the master brokers of the cluster, from the name server. Rejects NOT_FOUND for no broker. */
-  async masters(): Promise<string[]> {
+  /**
+   * The broker groups of the cluster from one name-server query: each group's master (id 0) and its slaves.
+   * Rejects NOT_FOUND when no group has a master.
+   */
+  private async brokerGroups(): Promise<{ masters: string[]; slaves: string[] }> {
     const r = await this.namesrvCall('cluster info', RequestCode.GET_BROKER_CLUSTER_INFO, {});
     expectSuccess('cluster info', r);
     const info = parseServerJson<ClusterInfo>(r.body);
-    const names = info.clusterAddrTable?.[this.cluster] ?? [];
-    const masters = names
-      .map((n) => info.brokerAddrTable?.[n]?.brokerAddrs?.['0'])
-      .filter((a): a is string => typeof a === 'string');
+    const groups = (info.clusterAddrTable?.[this.cluster] ?? []).map(
+      (n) => info.brokerAddrTable?.[n]?.brokerAddrs ?? {},
+    );
+    const masters = groups.map((g) => g['0']).filter((a): a is string => typeof a === 'string');
     if (masters.length === 0) {
       throw new LosslessError(
         ErrorCode.NOT_FOUND,
@@ -110,7 +113,17 @@ export class RocketMqAdmin {
         { broker: 'rocketmq' },
       );
     }
-    return masters;
+    const slaves = groups.flatMap((g) =>
+      Object.entries(g)
+        .filter(([id]) => id !== '0')
+        .map(([, a]) => a),
+    );
+    return { masters, slaves };
+  }
+
+  /** Addresses of the master brokers of the cluster, from the name server. Rejects NOT_FOUND for no broker. */
+  async masters(): Promise<string[]> {
+    return (await this.brokerGroups()).masters;
   }
 
   /**
@@ -120,27 +133,15 @@ export class RocketMqAdmin {
    * (its retry count) or its offsets (a first receive would start at the queue's end, skipping messages).
    */
   async onEveryBroker(fn: (broker: string, master: boolean) => Promise<unknown>): Promise<void> {
-    const r = await this.namesrvCall('cluster info', RequestCode.GET_BROKER_CLUSTER_INFO, {});
-    expectSuccess('cluster info', r);
-    const info = parseServerJson<ClusterInfo>(r.body);
-    const groups = (info.clusterAddrTable?.[this.cluster] ?? []).map(
-      (n) => info.brokerAddrTable?.[n]?.brokerAddrs ?? {},
-    );
-    const masters = groups.map((g) => g['0']).filter((a): a is string => typeof a === 'string');
-    if (masters.length === 0) await this.masters(); // rejects NOT_FOUND, naming the clusters it knows
-    const slaves = groups.flatMap((g) =>
-      Object.entries(g)
-        .filter(([id]) => id !== '0')
-        .map(([, a]) => a),
-    );
+    const { masters, slaves } = await this.brokerGroups();
     // Masters first: a slave copying from its master meanwhile then copies what was just written.
     await Promise.all(masters.map((broker) => fn(broker, true)));
     await Promise.all(slaves.map((broker) => fn(broker, false)));
   }
 
   /**
-   * Creates the topic on every broker (masters and slaves), or updates it when it exists with other settings (the broker
-   * overwrites: check topicInfo() first when that matters). Resolves once the name server routes it.
+   * Creates the topic on every broker (masters and slaves), or updates it when it exists with other settings
+   * (the broker overwrites: check topicInfo() first when that matters). Resolves once the name server routes it.
    */
   async createTopic(name: string, options: CreateTopicOptions = {}): Promise<void> {
     const queues = String(options.queues ?? 4);
