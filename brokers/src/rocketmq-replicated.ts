@@ -12,7 +12,7 @@
 //
 // This module holds what differs from the single broker: ports, the generated properties, and the controller's
 // view of the group (who is master, who is in sync). rocketmq.ts runs the processes.
-import { RequestCode, remotingCall } from '@lossless/rocketmq-admin';
+import { parseServerJson, RequestCode, remotingCall } from '@lossless/rocketmq-admin';
 
 const HOST = '127.0.0.1';
 
@@ -34,12 +34,6 @@ export const MIN_IN_SYNC_REPLICAS = 2;
 /** CONTROLLER_GET_REPLICA_INFO: the master and the SyncStateSet of a broker group, from the controller. */
 const CONTROLLER_GET_REPLICA_INFO = 1004;
 
-export function brokerAddress(index: number): string {
-  const port = REPLICATED_ROCKETMQ_PORTS.brokers[index];
-  if (port === undefined) throw new Error(`rocketmq: no broker ${index} in the replicated fixture (0-2)`);
-  return `${HOST}:${port}`;
-}
-
 /** namesrv.properties entries that embed the controller. */
 export function controllerProperties(storeDir: string): Record<string, string | number | boolean> {
   return {
@@ -56,21 +50,19 @@ export function controllerProperties(storeDir: string): Record<string, string | 
   };
 }
 
-/** broker.conf entries of broker `index` in controller mode (the caller adds store paths and sizes). */
-export function replicatedBrokerProperties(index: number): Record<string, string | number | boolean> {
-  const port = REPLICATED_ROCKETMQ_PORTS.brokers[index];
-  if (port === undefined) throw new Error(`rocketmq: no broker ${index} in the replicated fixture (0-2)`);
+/**
+ * broker.conf entries of a broker in controller mode, on top of what every kit broker gets (its address and
+ * ports, store paths and sizes, SYNC_FLUSH).
+ */
+export function replicatedBrokerProperties(): Record<string, string | number | boolean> {
   return {
     // The controller assigns ids and roles; every broker starts as a slave candidate.
     brokerId: -1,
     brokerRole: 'SLAVE',
     enableControllerMode: true,
     controllerAddr: `${HOST}:${REPLICATED_ROCKETMQ_PORTS.controller}`,
-    brokerIP1: HOST,
     // The HA address slaves dial; left unset RocketMQ picks the machine's first address.
     brokerIP2: HOST,
-    listenPort: port,
-    haListenPort: port + 1,
     // SEND_OK only when every replica in the SyncStateSet has the message, and only while that set holds at
     // least MIN_IN_SYNC_REPLICAS brokers: otherwise the send fails (IN_SYNC_REPLICAS_NOT_ENOUGH).
     allAckInSyncStateSet: true,
@@ -114,12 +106,11 @@ export async function replicaInfo(brokerName: string, namesrv: string): Promise<
   const idToAddress = new Map<number, string>();
   const info = await remotingCall(namesrv, RequestCode.GET_BROKER_CLUSTER_INFO, {}, undefined, 2_000);
   if (info.code === 0) {
-    // fastjson writes the map's integer keys unquoted: {0:"127.0.0.1:21011",2:"…"}.
-    const group = info.body
-      .toString('utf8')
-      .match(new RegExp(`"${brokerName}":\\{"brokerAddrs":\\{([^}]*)\\}`));
-    for (const m of (group?.[1] ?? '').matchAll(/(\d+)\s*:\s*"([^"]+)"/g)) {
-      if (m[1] !== '0' && m[2]) idToAddress.set(Number(m[1]), m[2]);
+    const table = parseServerJson<{
+      brokerAddrTable?: Record<string, { brokerAddrs?: Record<string, string> }>;
+    }>(info.body).brokerAddrTable;
+    for (const [id, address] of Object.entries(table?.[brokerName]?.brokerAddrs ?? {})) {
+      if (id !== '0') idToAddress.set(Number(id), address);
     }
   }
   const masterAddress = r.extFields.masterAddress;
@@ -133,6 +124,6 @@ export async function replicaInfo(brokerName: string, namesrv: string): Promise<
   const inSync = (body.syncStateSet ?? [])
     .map((id) => indexOf(idToAddress.get(id)))
     .filter((i): i is number => i !== undefined)
-    .sort();
+    .sort((a, b) => a - b);
   return { master: indexOf(masterAddress), inSync, masterEpoch: Number(r.extFields.masterEpoch ?? 0) };
 }

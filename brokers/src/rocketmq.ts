@@ -308,7 +308,7 @@ export function rocketmq(options: RocketMqOptions = {}): RocketMqBroker {
           // A disk more than 75 % full would otherwise stop writes on a shared CI machine.
           diskMaxUsedSpaceRatio: 95,
           // Controller mode: ids and roles from the controller, sync replication to the SyncStateSet.
-          ...(replicated ? replicatedBrokerProperties(i) : {}),
+          ...(replicated ? replicatedBrokerProperties() : {}),
           ...(secure ? secureBrokerProperties() : {}),
           ...options.brokerProperties,
         }),
